@@ -1,0 +1,394 @@
+/* adapter.c - room index and local delivery shared by every backend. */
+#include <string.h>
+
+#include "adapter.h"
+#include "map.h"
+#include "util.h"
+
+typedef struct sg_aroom {
+    char *name;
+    size_t len;
+    sg_amember_t *members;
+    size_t count;
+} sg_aroom_t;
+
+struct sg_amember {
+    sg_aroom_t *room;
+    sg_asock_t *sock;
+    sg_amember_t *next_in_sock;
+    sg_amember_t *prev_in_room;
+    sg_amember_t *next_in_room;
+};
+
+struct sg_adapter {
+    const sg_adapter_ops_t *ops;
+    char *nsp;
+    const sg_adapter_host_t *host;
+    void *host_ud;
+    void *backend;
+    sg_map_t *rooms; /* name -> sg_aroom_t */
+    sg_map_t *socks; /* id -> sg_asock_t */
+    uint32_t stamp;
+    /* Reused match vector; a nested selection (a callback that broadcasts
+     * again) gets a private one instead. */
+    sg_asock_t **vec;
+    size_t vec_cap;
+    int selecting;
+};
+
+sg_adapter_t *sg_adapter_new(const sg_adapter_ops_t *ops, const char *nsp,
+                             const sg_adapter_host_t *host, void *host_ud)
+{
+    sg_adapter_t *a = sg_calloc(1, sizeof(*a));
+    a->ops = ops;
+    a->nsp = sg_strdup(nsp);
+    a->host = host;
+    a->host_ud = host_ud;
+    a->rooms = sg_map_new();
+    a->socks = sg_map_new();
+    return a;
+}
+
+void sg_adapter_free(sg_adapter_t *a)
+{
+    if (!a)
+        return;
+    sg_map_iter_t it = {0};
+    while (sg_map_next(a->socks, &it))
+        sg_adapter_remove_socket(a, it.val);
+    sg_map_free(a->rooms);
+    sg_map_free(a->socks);
+    sg_free(a->vec);
+    sg_free(a->nsp);
+    sg_free(a);
+}
+
+const char *sg_adapter_nsp(const sg_adapter_t *a)
+{
+    return a->nsp;
+}
+
+void *sg_adapter_backend(const sg_adapter_t *a)
+{
+    return a->backend;
+}
+
+void sg_adapter_set_backend(sg_adapter_t *a, void *state)
+{
+    a->backend = state;
+}
+
+void sg_adapter_add_socket(sg_adapter_t *a, sg_asock_t *s)
+{
+    s->rooms = NULL;
+    s->mark = 0;
+    s->except_mark = 0;
+    sg_map_put(a->socks, s->id, s->id_len, s);
+}
+
+static void member_unlink(sg_adapter_t *a, sg_amember_t *m)
+{
+    sg_aroom_t *r = m->room;
+    if (m->prev_in_room)
+        m->prev_in_room->next_in_room = m->next_in_room;
+    else
+        r->members = m->next_in_room;
+    if (m->next_in_room)
+        m->next_in_room->prev_in_room = m->prev_in_room;
+    if (--r->count == 0) {
+        sg_map_del(a->rooms, r->name, r->len);
+        sg_free(r->name);
+        sg_free(r);
+    }
+}
+
+void sg_adapter_remove_socket(sg_adapter_t *a, sg_asock_t *s)
+{
+    sg_amember_t *m = s->rooms;
+    while (m) {
+        sg_amember_t *next = m->next_in_sock;
+        member_unlink(a, m);
+        sg_free(m);
+        m = next;
+    }
+    s->rooms = NULL;
+    if (sg_map_get(a->socks, s->id, s->id_len) == s)
+        sg_map_del(a->socks, s->id, s->id_len);
+}
+
+sg_asock_t *sg_adapter_find(const sg_adapter_t *a, const char *id, size_t len)
+{
+    return sg_map_get(a->socks, id, len);
+}
+
+size_t sg_adapter_socket_count(const sg_adapter_t *a)
+{
+    return sg_map_count(a->socks);
+}
+
+static int is_own_room(const sg_asock_t *s, const char *room, size_t len)
+{
+    return len == s->id_len && memcmp(room, s->id, len) == 0;
+}
+
+int sg_adapter_in_room(const sg_asock_t *s, const char *room, size_t len)
+{
+    if (is_own_room(s, room, len))
+        return 1;
+    for (const sg_amember_t *m = s->rooms; m; m = m->next_in_sock)
+        if (m->room->len == len && memcmp(m->room->name, room, len) == 0)
+            return 1;
+    return 0;
+}
+
+void sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len)
+{
+    if (sg_adapter_in_room(s, room, len))
+        return;
+    sg_aroom_t *r = sg_map_get(a->rooms, room, len);
+    if (!r) {
+        r = sg_calloc(1, sizeof(*r));
+        r->name = sg_strndup(room, len);
+        r->len = len;
+        sg_map_put(a->rooms, r->name, r->len, r);
+    }
+    sg_amember_t *m = sg_calloc(1, sizeof(*m));
+    m->room = r;
+    m->sock = s;
+    m->next_in_room = r->members;
+    if (r->members)
+        r->members->prev_in_room = m;
+    r->members = m;
+    r->count++;
+    /* Append so that rooms are reported in join order, as Node's Set does. */
+    sg_amember_t **pp = &s->rooms;
+    while (*pp)
+        pp = &(*pp)->next_in_sock;
+    *pp = m;
+}
+
+void sg_adapter_leave(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len)
+{
+    for (sg_amember_t **pp = &s->rooms; *pp; pp = &(*pp)->next_in_sock) {
+        sg_amember_t *m = *pp;
+        if (m->room->len == len && memcmp(m->room->name, room, len) == 0) {
+            *pp = m->next_in_sock;
+            member_unlink(a, m);
+            sg_free(m);
+            return;
+        }
+    }
+}
+
+void sg_adapter_socket_rooms(const sg_asock_t *s,
+                             void (*cb)(const char *room, size_t len, void *ud), void *ud)
+{
+    cb(s->id, s->id_len, ud);
+    for (const sg_amember_t *m = s->rooms; m; m = m->next_in_sock)
+        cb(m->room->name, m->room->len, ud);
+}
+
+void sg_adapter_all_rooms(const sg_adapter_t *a,
+                          void (*cb)(const char *room, size_t len, void *ud), void *ud)
+{
+    sg_map_iter_t it = {0};
+    while (sg_map_next(a->socks, &it))
+        cb(it.key, it.klen, ud);
+    it = (sg_map_iter_t){0};
+    while (sg_map_next(a->rooms, &it)) {
+        /* A room named like a socket id was already reported. */
+        if (!sg_map_get(a->socks, it.key, it.klen))
+            cb(it.key, it.klen, ud);
+    }
+}
+
+size_t sg_adapter_room_size(const sg_adapter_t *a, const char *room, size_t len)
+{
+    sg_aroom_t *r = sg_map_get(a->rooms, room, len);
+    size_t n = r ? r->count : 0;
+    /* A socket cannot join its own id room explicitly, so no double count. */
+    if (sg_map_get(a->socks, room, len))
+        n++;
+    return n;
+}
+
+static uint32_t next_stamp(sg_adapter_t *a)
+{
+    if (++a->stamp == 0) {
+        /* Wrapped: clear every mark so an old stamp cannot match. */
+        sg_map_iter_t it = {0};
+        while (sg_map_next(a->socks, &it)) {
+            sg_asock_t *s = it.val;
+            s->mark = s->except_mark = 0;
+        }
+        a->stamp = 1;
+    }
+    return a->stamp;
+}
+
+typedef struct {
+    sg_asock_t **v;
+    size_t n, cap;
+    int owned;
+} svec_t;
+
+static void svec_push(svec_t *v, sg_asock_t *s)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 64;
+        v->v = sg_realloc(v->v, v->cap * sizeof(*v->v));
+    }
+    v->v[v->n++] = s;
+}
+
+static void mark_room(sg_adapter_t *a, const char *room, uint32_t stamp, int except, svec_t *out)
+{
+    size_t len = strlen(room);
+    sg_aroom_t *r = sg_map_get(a->rooms, room, len);
+    for (sg_amember_t *m = r ? r->members : NULL; m; m = m->next_in_room) {
+        sg_asock_t *s = m->sock;
+        if (except)
+            s->except_mark = stamp;
+        else if (s->mark != stamp && s->except_mark != stamp) {
+            s->mark = stamp;
+            svec_push(out, s);
+        }
+    }
+    sg_asock_t *s = sg_map_get(a->socks, room, len);
+    if (s) {
+        if (except)
+            s->except_mark = stamp;
+        else if (s->mark != stamp && s->except_mark != stamp) {
+            s->mark = stamp;
+            svec_push(out, s);
+        }
+    }
+}
+
+/* Collect the matches first: callbacks may change the very rooms being
+ * walked (socketsLeave) or trigger another selection. */
+static void collect(sg_adapter_t *a, const sg_bcast_opts_t *opts, svec_t *out)
+{
+    uint32_t stamp = next_stamp(a);
+    if (!a->selecting) {
+        out->v = a->vec;
+        out->cap = a->vec_cap;
+        out->owned = 0;
+    } else {
+        out->owned = 1;
+    }
+    out->n = 0;
+    for (size_t i = 0; i < opts->nexcept; i++)
+        mark_room(a, opts->except[i], stamp, 1, out);
+    if (opts->nrooms == 0) {
+        sg_map_iter_t it = {0};
+        while (sg_map_next(a->socks, &it)) {
+            sg_asock_t *s = it.val;
+            if (s->except_mark != stamp)
+                svec_push(out, s);
+        }
+    } else {
+        for (size_t i = 0; i < opts->nrooms; i++)
+            mark_room(a, opts->rooms[i], stamp, 0, out);
+    }
+    if (!out->owned) {
+        a->vec = out->v;
+        a->vec_cap = out->cap;
+    }
+}
+
+size_t sg_adapter_select(sg_adapter_t *a, const sg_bcast_opts_t *opts,
+                         void (*cb)(sg_asock_t *s, void *ud), void *ud)
+{
+    svec_t v = {0};
+    collect(a, opts, &v);
+    a->selecting++;
+    for (size_t i = 0; i < v.n; i++)
+        cb(v.v[i], ud);
+    a->selecting--;
+    size_t n = v.n;
+    if (v.owned)
+        sg_free(v.v);
+    return n;
+}
+
+typedef struct {
+    sg_adapter_t *a;
+    const sg_sio_encoded_t *enc;
+    unsigned flags;
+} deliver_ctx_t;
+
+static void deliver_one(sg_asock_t *s, void *ud)
+{
+    deliver_ctx_t *c = ud;
+    c->a->host->deliver(s, c->enc, c->flags, c->a->host_ud);
+}
+
+int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
+{
+    sg_sio_encoded_t enc = {0};
+    int rc = sg_sio_encode(pkt, &enc);
+    if (rc != 0)
+        return rc;
+    deliver_ctx_t c = {a, &enc, opts->flags};
+    sg_adapter_select(a, opts, deliver_one, &c);
+    sg_sio_encoded_clear(&enc);
+    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->broadcast)
+        rc = a->ops->broadcast(a, pkt, opts);
+    return rc;
+}
+
+typedef struct {
+    sg_adapter_t *a;
+    const char *const *rooms;
+    size_t n;
+    int join;
+} rooms_ctx_t;
+
+static void rooms_one(sg_asock_t *s, void *ud)
+{
+    rooms_ctx_t *c = ud;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->join)
+            sg_adapter_join(c->a, s, c->rooms[i], strlen(c->rooms[i]));
+        else
+            sg_adapter_leave(c->a, s, c->rooms[i], strlen(c->rooms[i]));
+    }
+}
+
+void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
+                            const char *const *rooms, size_t n)
+{
+    rooms_ctx_t c = {a, rooms, n, 1};
+    sg_adapter_select(a, opts, rooms_one, &c);
+    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->add_sockets)
+        a->ops->add_sockets(a, opts, rooms, n);
+}
+
+void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
+                            const char *const *rooms, size_t n)
+{
+    rooms_ctx_t c = {a, rooms, n, 0};
+    sg_adapter_select(a, opts, rooms_one, &c);
+    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->del_sockets)
+        a->ops->del_sockets(a, opts, rooms, n);
+}
+
+typedef struct {
+    sg_adapter_t *a;
+    int close;
+} disc_ctx_t;
+
+static void disc_one(sg_asock_t *s, void *ud)
+{
+    disc_ctx_t *c = ud;
+    c->a->host->disconnect(s, c->close, c->a->host_ud);
+}
+
+void sg_adapter_disconnect_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close)
+{
+    disc_ctx_t c = {a, close};
+    sg_adapter_select(a, opts, disc_one, &c);
+    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->disconnect_sockets)
+        a->ops->disconnect_sockets(a, opts, close);
+}

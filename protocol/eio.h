@@ -1,0 +1,68 @@
+/* eio.h - Engine.IO protocol v4 packets and long-polling payloads.
+ *
+ * Pure codec: no I/O, no state. Text packets are "<type digit><data>"; a
+ * binary message packet is raw bytes (WebSocket) or "b<base64>" inside a
+ * polling payload. Payloads join packets with the record separator 0x1e. */
+#ifndef SG_EIO_H
+#define SG_EIO_H
+
+#include <stddef.h>
+#include "buf.h"
+
+typedef enum {
+    SG_EIO_OPEN = 0,
+    SG_EIO_CLOSE = 1,
+    SG_EIO_PING = 2,
+    SG_EIO_PONG = 3,
+    SG_EIO_MESSAGE = 4,
+    SG_EIO_UPGRADE = 5,
+    SG_EIO_NOOP = 6,
+} sg_eio_type_t;
+
+#define SG_EIO_SEPARATOR 0x1e
+
+/** A decoded packet. data/len borrow from the input for text packets; for a
+ *  binary packet decoded from base64, bin holds the bytes (owned by the
+ *  decoder's caller only during the callback; take a reference to keep it). */
+typedef struct sg_eio_packet {
+    sg_eio_type_t type;
+    int binary;               /* 1: binary message (type is MESSAGE) */
+    const unsigned char *data; /* payload after the type digit / raw bytes */
+    size_t len;
+    sg_buf_t *bin;            /* binary decoded from base64, else NULL */
+} sg_eio_packet_t;
+
+/** Decode one text packet (a WebSocket text frame, or one payload segment that
+ *  does not start with 'b'). Empty input, an unknown type digit -> SG_EINVAL. */
+int sg_eio_decode_text(const void *s, size_t len, sg_eio_packet_t *out);
+
+/** Called once per packet of a payload. Return non-zero to stop decoding
+ *  (sg_eio_decode_payload then returns that value). */
+typedef int (*sg_eio_packet_cb)(const sg_eio_packet_t *pkt, void *ud);
+
+/** Decode a polling payload (POST body), calling cb for each packet in order.
+ *  max_packets bounds the number of segments (0 = no bound). Every segment is
+ *  validated before the first callback runs, so a malformed payload delivers
+ *  nothing. Returns 0, SG_EINVAL (malformed), SG_ETOOBIG (too many packets)
+ *  or the callback's non-zero value. */
+int sg_eio_decode_payload(const void *body, size_t len, size_t max_packets, sg_eio_packet_cb cb,
+                          void *ud);
+
+/** Append a text packet "<type><data>" to a payload under construction,
+ *  preceded by 0x1e unless sb is empty. */
+void sg_eio_payload_add_text(sg_sbuf_t *sb, sg_eio_type_t type, const void *data, size_t len);
+/** Append an already encoded text packet (type digit included). */
+void sg_eio_payload_add_encoded(sg_sbuf_t *sb, const void *pkt, size_t len);
+/** Append a binary message packet as "b<base64>", preceded by 0x1e unless sb is empty. */
+void sg_eio_payload_add_binary(sg_sbuf_t *sb, const void *data, size_t len);
+
+/** Encode a single text packet into a new buffer (refs = 1). */
+sg_buf_t *sg_eio_encode_text(sg_eio_type_t type, const void *data, size_t len);
+
+/** Build the open packet JSON body:
+ *  0{"sid":"..","upgrades":[..],"pingInterval":N,"pingTimeout":N,"maxPayload":N}
+ *  upgrades_websocket: 1 -> ["websocket"], 0 -> []. */
+sg_buf_t *sg_eio_encode_open(const char *sid, int upgrades_websocket, unsigned ping_interval,
+                             unsigned ping_timeout, size_t max_payload);
+
+#endif

@@ -1,0 +1,100 @@
+/* config.h - siogate settings.
+ *
+ * Every setting is one row of a declarative table in config.c (name, type,
+ * range, default, help). Sources apply in this order, later ones winning:
+ * built-in defaults, the config file, SIOGATE_* environment variables,
+ * command-line flags. A bad value stops start-up with a message naming the
+ * setting. */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum { SG_LOG_ERROR = 0, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG } sg_log_level_t;
+
+typedef struct sg_config {
+    /* listener */
+    char *host;             /* host: "127.0.0.1" */
+    int port;               /* port: 3000 */
+    char *path;             /* path: "/socket.io/" (normalised to start and end with '/') */
+    /* Engine.IO */
+    unsigned ping_interval;   /* pingInterval: 25000 ms */
+    unsigned ping_timeout;    /* pingTimeout: 20000 ms */
+    unsigned upgrade_timeout; /* upgradeTimeout: 10000 ms */
+    size_t max_http_buffer_size; /* maxHttpBufferSize: 1000000 bytes */
+    int transport_polling;    /* transports: "polling,websocket" */
+    int transport_websocket;
+    size_t max_payload_packets; /* maxPayloadPackets: 1000 packets per POST body */
+    /* Socket.IO */
+    unsigned connect_timeout; /* connectTimeout: 45000 ms */
+    size_t max_attachments;   /* maxAttachments: 10 */
+    char *namespaces;         /* namespaces: "" extra namespaces, comma separated */
+    /* HTTP */
+    char *cors_origin;        /* cors: "" (no CORS headers), "*" or comma-separated origins */
+    int cors_credentials;     /* corsCredentials: false */
+    int serve_client;         /* serveClient: true */
+    char *client_dir;         /* clientDir: directory holding socket.io.min.js etc. */
+    char *static_dir;         /* staticDir: directory served at "/" ("" = none) */
+    /* output queue limits (per client) */
+    size_t outq_hard_limit;   /* outqHardLimit: 32 MB */
+    size_t outq_soft_limit;   /* outqSoftLimit: 8 MB */
+    unsigned outq_soft_seconds; /* outqSoftSeconds: 60 */
+    size_t max_sessions;      /* maxSessions: 0 = no limit */
+    size_t ws_rx_buffer;      /* wsRxBuffer: 512 bytes (lws per-connection receive buffer) */
+    /* process */
+    char *app;                /* app: "chat" | "conformance" | "none" */
+    char *adapter;            /* adapter: "memory" */
+    sg_log_level_t log_level; /* logLevel: "info" */
+} sg_config_t;
+
+/** Fill cfg with the built-in defaults (strings are heap copies). */
+void sg_config_init(sg_config_t *cfg);
+/** Release the strings held by cfg (and NULL them, so a second call or a call
+ *  on a zeroed struct is a no-op). */
+void sg_config_free(sg_config_t *cfg);
+
+/** Set one setting by its name (the Node-style name, e.g. "pingInterval")
+ *  from text. Returns 0, or SG_EINVAL / SG_ENOTFOUND with a message naming
+ *  the setting written to err. */
+int sg_config_set(sg_config_t *cfg, const char *name, const char *value, char *err, size_t errlen);
+
+/** Read a file of "name = value" lines ('#' comments, blank lines). */
+int sg_config_load_file(sg_config_t *cfg, const char *file, char *err, size_t errlen);
+
+/** Apply SIOGATE_<NAME> variables (NAME = the setting name in upper snake
+ *  case, e.g. SIOGATE_PING_INTERVAL) from environ. */
+int sg_config_load_env(sg_config_t *cfg, char *err, size_t errlen);
+
+/** Defaults, then --config FILE (or SIOGATE_CONFIG), then environment, then the
+ *  other flags (--host, --port, --app, --adapter, --log-level, --path,
+ *  --static-dir, --client-dir, --set name=value, --help). Returns 0, 1 when
+ *  --help (or --write-defaults) was printed to stdout (caller exits 0), or a
+ *  negative code with err filled. cfg need not be initialised (it is
+ *  overwritten). When it returns non-zero cfg holds nothing to free; calling
+ *  sg_config_free on it anyway is safe. */
+int sg_config_from_args(sg_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/** Print the usage text and every setting with type, range and default. */
+void sg_config_print_help(FILE *out);
+
+/** Write the table as a config file (every setting, commented with its help);
+ *  used to keep conf/siogate.conf in sync (a test compares them). */
+void sg_config_write_defaults(FILE *out);
+
+/** Check relations between settings (outqSoftLimit <= outqHardLimit).
+ *  sg_config_from_args calls it last. Returns 0 or SG_EINVAL with err filled. */
+int sg_config_check(const sg_config_t *cfg, char *err, size_t errlen);
+
+/** Format the current value of setting `name` as text that sg_config_set
+ *  accepts (sizes in plain bytes). Returns 0, SG_ENOTFOUND, or SG_ETOOBIG if
+ *  buf was too small (buf then holds a truncated, terminated copy). */
+int sg_config_get(const sg_config_t *cfg, const char *name, char *buf, size_t len);
+
+/** The settings table, for tests and tools: number of rows, and row i's
+ *  setting name and environment variable (NULL when i is out of range). */
+size_t sg_config_count(void);
+const char *sg_config_name(size_t i);
+const char *sg_config_env_name(size_t i);
+
+#endif

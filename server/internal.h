@@ -1,0 +1,216 @@
+/* internal.h - structures shared by the server's files. Not installed. */
+#ifndef SG_SERVER_INTERNAL_H
+#define SG_SERVER_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "adapter.h"
+#include "buf.h"
+#include "eio.h"
+#include "config.h"
+#include "map.h"
+#include "outq.h"
+#include "sio.h"
+#include "siogate.h"
+
+_Static_assert(LWS_PRE <= SG_BUF_HEADROOM, "buffer headroom must fit the lws frame header");
+
+#define SG_ID_LEN 20
+
+/* ---- logging ---- */
+void sg_log(const sg_server_t *srv, sg_log_level_t lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define SG_ERR(srv, ...) sg_log(srv, SG_LOG_ERROR, __VA_ARGS__)
+#define SG_WARN(srv, ...) sg_log(srv, SG_LOG_WARN, __VA_ARGS__)
+#define SG_INFO(srv, ...) sg_log(srv, SG_LOG_INFO, __VA_ARGS__)
+#define SG_DEBUG(srv, ...) sg_log(srv, SG_LOG_DEBUG, __VA_ARGS__)
+
+typedef struct sg_session sg_session_t;
+
+typedef enum { SG_TR_POLLING = 0, SG_TR_WEBSOCKET = 1 } sg_transport_t;
+typedef enum { SG_SESS_OPEN = 0, SG_SESS_CLOSING, SG_SESS_CLOSED } sg_sess_state_t;
+
+/* Per-wsi state (lws allocates it for every connection of our protocol). */
+typedef struct sg_pss {
+    sg_session_t *sess;
+    uint8_t kind;        /* SG_PSS_* */
+    uint8_t probing;     /* websocket: upgrade probe not finished */
+    uint8_t closing;     /* websocket: close on next writeable */
+    uint8_t echo;        /* bare Engine.IO endpoint */
+    int status;          /* http: deferred status for POST */
+    sg_sbuf_t in;        /* POST body / fragmented websocket message */
+    sg_buf_t *resp;      /* http: response to write */
+    sg_buf_t *probe_out; /* websocket probe: "3probe" waiting to be written */
+    char *cors;          /* http: CORS header lines for the response, or NULL */
+    size_t body_max;     /* http: POST body limit */
+} sg_pss_t;
+
+enum { SG_PSS_NONE = 0, SG_PSS_GET, SG_PSS_POST, SG_PSS_RESP, SG_PSS_WS };
+
+struct sg_session {
+    char sid[SG_ID_LEN + 1];
+    sg_server_t *srv;
+    uint8_t transport;
+    uint8_t state;
+    uint8_t upgrading;   /* probe received on a websocket */
+    uint8_t awaiting_pong;
+    uint8_t pong_extended;
+    uint8_t client_close; /* closed by the client: pending GET gets noop */
+    uint8_t echo;        /* bare Engine.IO echo session */
+    uint8_t timers_open; /* uv timers still to be closed */
+    struct lws *ws;      /* active websocket */
+    struct lws *probe;   /* websocket being probed for upgrade */
+    struct lws *get;     /* pending polling GET */
+    struct lws *post;    /* POST being received */
+    sg_outq_t q;
+    uv_timer_t hb;       /* ping interval, then pong deadline */
+    uv_timer_t aux;      /* connect timeout, upgrade timeout, close wait */
+    uint64_t created;    /* ms */
+    uint64_t pong_deadline;
+    uint64_t upgrade_deadline;
+    uint64_t connect_deadline;
+    uint64_t close_deadline;
+    sg_socket_t *sockets; /* one per joined namespace */
+    sg_sio_packet_t *partial; /* packet waiting for binary attachments */
+    char *handshake;     /* JSON text: headers, address, url, query, time */
+    const char *pending_close; /* close requested from inside a delivery loop */
+    sg_session_t *reap_next;
+    sg_session_t *close_next;
+};
+
+typedef struct sg_handler {
+    char *event; /* NULL for connection/disconnect lists */
+    union {
+        sg_event_cb ev;
+        sg_connection_cb conn;
+        sg_disconnect_cb disc;
+        sg_middleware_cb mw;
+    } cb;
+    void *ud;
+    struct sg_handler *next;
+} sg_handler_t;
+
+struct sg_nsp {
+    char *name;
+    sg_server_t *srv;
+    sg_adapter_t *adapter;
+    sg_handler_t *middleware, *on_connection, *on_disconnect, *events;
+    sg_map_t *event_map; /* event name -> sg_handler_t */
+    sg_handler_t *any;
+    int64_t next_ack_id; /* shared by every socket of the namespace, as in Node */
+    sg_nsp_t *next;
+};
+
+typedef struct sg_pending_ack sg_pending_ack_t;
+
+struct sg_socket {
+    sg_asock_t a; /* must stay first: the adapter hands this pointer back */
+    char id[SG_ID_LEN + 1];
+    uint8_t connected;  /* CONNECT accepted */
+    uint8_t gone;       /* disconnected (or refused) */
+    uint32_t refs;
+    size_t mw_index;    /* next middleware to run */
+    sg_handler_t *mw_next;
+    sg_nsp_t *nsp;
+    sg_session_t *sess;
+    sg_socket_t *next_in_session;
+    json_t *auth;
+    json_t *handshake;
+    sg_pending_ack_t *acks;
+    void *data;
+    void (*data_free)(void *);
+};
+
+struct sg_server {
+    sg_config_t cfg;
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    int owns_loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct lws_protocols protocols[2];
+    sg_map_t *sessions;
+    sg_nsp_t *nsps;
+    sg_map_t *nsp_map;
+    char *eio_echo_path;
+    uv_signal_t sig_int, sig_term;
+    int signals_on;
+    uv_idle_t reaper;
+    int reaper_on;
+    sg_session_t *reap_list;
+    sg_session_t *close_list;
+    sg_socket_t **dead_sockets;
+    size_t ndead, capdead;
+    sg_buf_t *ping_buf, *noop_buf, *close_buf, *probe_buf;
+    int stopping;
+    int started;
+    void *app;
+    void (*app_free)(void *);
+};
+
+/* ---- util.c ---- */
+uint64_t sg_now_ms(const sg_server_t *srv);
+void sg_random_id(char out[SG_ID_LEN + 1]);
+
+/* ---- session.c ---- */
+sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo);
+sg_session_t *sg_session_find(sg_server_t *srv, const char *sid, size_t len);
+/** Queue an Engine.IO packet (buffer reference taken). flags: SG_BCAST_*. */
+int sg_session_send(sg_session_t *s, sg_buf_t *pkt, unsigned flags);
+/** Hand queued packets to the transport (asks for a writeable callback). */
+void sg_session_flush(sg_session_t *s);
+/** Close: reason as reported to sockets ("transport close", ...). graceful:
+ *  let queued packets and the close packet reach a polling client. */
+void sg_session_close(sg_session_t *s, const char *reason, int graceful);
+/** Process one received Engine.IO packet. */
+void sg_session_on_packet(sg_session_t *s, const sg_eio_packet_t *p);
+/** Check heartbeat deadline now (returns 1 if the session was closed). */
+int sg_session_check_deadline(sg_session_t *s);
+void sg_session_reap(sg_server_t *srv);
+void sg_session_on_upgrade_probe(sg_session_t *s);
+void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi);
+void sg_session_schedule_aux(sg_session_t *s);
+void sg_server_want_reap(sg_server_t *srv);
+
+/* ---- http.c / ws.c ---- */
+int sg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+int sg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
+/** Build a polling response from the session's queue into pss->resp. */
+void sg_polling_answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only);
+/** socket.handshake (without auth) as JSON text, from the request headers. */
+char *sg_http_handshake_json(struct lws *wsi);
+/** Query parameter name of the current request into buf; length or -1. */
+int sg_http_query(struct lws *wsi, const char *name, char *buf, size_t len);
+/** Send a complete HTTP response now (status line, headers, body). Returns
+ *  what the lws callback should return. */
+int sg_http_respond(struct lws *wsi, int status, const char *ctype, const char *extra,
+                    const void *body, size_t len);
+/** 400 with Node's JSON error body for Engine.IO error code. */
+int sg_http_eio_error(struct lws *wsi, int status, int code, const char *extra);
+
+/* ---- socket.c / nsp.c ---- */
+void sg_sio_on_message(sg_session_t *sess, const unsigned char *data, size_t len, sg_buf_t *bin);
+/** Session closing: disconnect every socket with reason. */
+void sg_sio_on_close(sg_session_t *sess, const char *reason);
+void sg_sio_connect_timeout(sg_session_t *sess);
+sg_nsp_t *sg_nsp_find(sg_server_t *srv, const char *name);
+void sg_nsp_free_all(sg_server_t *srv);
+void sg_socket_free_dead(sg_server_t *srv);
+extern const sg_adapter_host_t sg_socket_adapter_host;
+/** Deliver an encoded packet to one socket's session. Returns 0, or
+ *  SG_EAGAIN when a volatile packet was dropped, or SG_ESTATE. */
+int sg_socket__deliver(sg_socket_t *s, const sg_sio_encoded_t *enc, unsigned flags);
+/** Register an acknowledgement the client will answer with id. */
+void sg_socket__expect_ack(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb cb,
+                           void *ud);
+
+/* ---- data.c ---- */
+sg_data_t *sg_data__from_packet(sg_sio_packet_t *p, size_t from);
+void sg_data__fill(sg_sio_packet_t *p, const char *event, const sg_data_t *d);
+void sg_data__unfill(sg_sio_packet_t *p);
+
+#endif

@@ -1,0 +1,234 @@
+/* loop.c - server lifecycle: the libuv loop, the libwebsockets context that
+ * joins it as a foreign loop, signals, and deferred frees. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                          void *in, size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return sg_ws_callback(wsi, reason, user, in, len);
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        return sg_http_callback(wsi, reason, user, in, len);
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static sg_buf_t *static_packet(const char *text)
+{
+    return sg_buf_new_copy(text, strlen(text));
+}
+
+sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, size_t errlen)
+{
+    sg_server_t *srv = sg_calloc(1, sizeof(*srv));
+    /* Deep-copy the configuration so the caller may free theirs. */
+    srv->cfg = *cfg;
+    srv->cfg.host = sg_strdup(cfg->host);
+    srv->cfg.path = sg_strdup(cfg->path);
+    srv->cfg.namespaces = sg_strdup(cfg->namespaces);
+    srv->cfg.cors_origin = sg_strdup(cfg->cors_origin);
+    srv->cfg.client_dir = sg_strdup(cfg->client_dir);
+    srv->cfg.static_dir = sg_strdup(cfg->static_dir);
+    srv->cfg.app = sg_strdup(cfg->app);
+    srv->cfg.adapter = sg_strdup(cfg->adapter);
+    if (loop) {
+        srv->loop = loop;
+    } else {
+        if (uv_loop_init(&srv->own_loop) != 0) {
+            snprintf(err, errlen, "cannot initialise the event loop");
+            goto fail;
+        }
+        srv->loop = &srv->own_loop;
+        srv->owns_loop = 1;
+    }
+    srv->sessions = sg_map_new();
+    srv->nsp_map = sg_map_new();
+    srv->ping_buf = static_packet("2");
+    srv->noop_buf = static_packet("6");
+    srv->close_buf = static_packet("1");
+    srv->probe_buf = static_packet("3probe");
+    uv_idle_init(srv->loop, &srv->reaper);
+    srv->reaper.data = srv;
+    sg_server_of(srv, "/");
+    /* Extra namespaces from the configuration: "a,b" or "/a,/b". */
+    if (srv->cfg.namespaces && *srv->cfg.namespaces) {
+        char *list = sg_strdup(srv->cfg.namespaces), *save = NULL;
+        for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            char name[256];
+            snprintf(name, sizeof(name), "%s%s", t[0] == '/' ? "" : "/", t);
+            sg_server_of(srv, name);
+        }
+        sg_free(list);
+    }
+    return srv;
+fail:
+    sg_config_free(&srv->cfg);
+    sg_free(srv);
+    return NULL;
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    /* lws logs only errors here; keep its lines on stderr, unprefixed. */
+    fprintf(stderr, "lws: %s", line);
+}
+
+int sg_server_start(sg_server_t *srv)
+{
+    struct lws_context_creation_info info;
+    void *foreign[1] = {srv->loop};
+
+    lws_set_log_level(LLL_ERR, lws_log_to_ours);
+    memset(&info, 0, sizeof(info));
+    srv->protocols[0].name = "siogate";
+    srv->protocols[0].callback = proto_callback;
+    srv->protocols[0].per_session_data_size = sizeof(sg_pss_t);
+    srv->protocols[0].rx_buffer_size = srv->cfg.ws_rx_buffer;
+    srv->protocols[0].user = srv;
+    info.protocols = srv->protocols;
+    info.port = srv->cfg.port;
+    info.iface = srv->cfg.host;
+    info.user = srv;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    /* lws arms a content timeout of timeout_secs after every request; a held
+     * polling GET is answered at the latest by the next ping, so the timeout
+     * must outlast a ping interval. */
+    info.timeout_secs = (srv->cfg.ping_interval + srv->cfg.ping_timeout) / 1000 + 30;
+    info.keepalive_timeout = 60;
+    info.max_http_header_data = 8192;
+    info.pt_serv_buf_size = 32768;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        SG_ERR(srv, "cannot listen on %s:%d (lws context creation failed)", srv->cfg.host,
+               srv->cfg.port);
+        return SG_EIO;
+    }
+    srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
+    int port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : srv->cfg.port;
+    srv->started = 1;
+    SG_INFO(srv, "siogate listening on http://%s:%d%s (app %s, adapter %s)", srv->cfg.host, port,
+            srv->cfg.path, srv->cfg.app, srv->cfg.adapter);
+    /* The integration tests wait for this exact phrase. */
+    fprintf(stderr, "listening on http://%s:%d\n", srv->cfg.host, port);
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    sg_server_t *srv = h->data;
+    SG_INFO(srv, "received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    sg_server_stop(srv);
+}
+
+int sg_server_run(sg_server_t *srv, int handle_signals)
+{
+    if (handle_signals) {
+        uv_signal_init(srv->loop, &srv->sig_int);
+        uv_signal_init(srv->loop, &srv->sig_term);
+        srv->sig_int.data = srv->sig_term.data = srv;
+        uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+        uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+        srv->signals_on = 1;
+    }
+    return uv_run(srv->loop, UV_RUN_DEFAULT);
+}
+
+static void on_reap(uv_idle_t *h)
+{
+    sg_server_t *srv = h->data;
+    sg_session_reap(srv);
+    sg_socket_free_dead(srv);
+    if (!srv->reap_list && !srv->ndead) {
+        uv_idle_stop(&srv->reaper);
+        srv->reaper_on = 0;
+    }
+}
+
+void sg_server_want_reap(sg_server_t *srv)
+{
+    if (!srv->reaper_on && !uv_is_closing((uv_handle_t *)&srv->reaper)) {
+        srv->reaper_on = 1;
+        uv_idle_start(&srv->reaper, on_reap);
+    }
+}
+
+void sg_server_stop(sg_server_t *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    sg_map_iter_t it = {0};
+    while (sg_map_next(srv->sessions, &it))
+        sg_session_close(it.val, "server shutting down", 0);
+    if (srv->ctx) {
+        lws_context_destroy(srv->ctx);
+        srv->ctx = NULL;
+    }
+    sg_session_reap(srv);
+    sg_socket_free_dead(srv);
+    if (srv->signals_on) {
+        uv_close((uv_handle_t *)&srv->sig_int, NULL);
+        uv_close((uv_handle_t *)&srv->sig_term, NULL);
+        srv->signals_on = 0;
+    }
+    uv_close((uv_handle_t *)&srv->reaper, NULL);
+}
+
+void sg_server_free(sg_server_t *srv)
+{
+    if (!srv)
+        return;
+    if (!srv->stopping) {
+        sg_server_stop(srv);
+        uv_run(srv->loop, UV_RUN_DEFAULT);
+    }
+    if (srv->app_free)
+        srv->app_free(srv->app);
+    sg_nsp_free_all(srv);
+    sg_map_free(srv->sessions);
+    sg_map_free(srv->nsp_map);
+    sg_buf_unref(srv->ping_buf);
+    sg_buf_unref(srv->noop_buf);
+    sg_buf_unref(srv->close_buf);
+    sg_buf_unref(srv->probe_buf);
+    sg_free(srv->dead_sockets);
+    sg_free(srv->eio_echo_path);
+    if (srv->owns_loop)
+        uv_loop_close(&srv->own_loop);
+    sg_config_free(&srv->cfg);
+    sg_free(srv);
+}
+
+uv_loop_t *sg_server_loop(sg_server_t *srv)
+{
+    return srv->loop;
+}
+
+const sg_config_t *sg_server_config(const sg_server_t *srv)
+{
+    return &srv->cfg;
+}
+
+void sg_server_enable_eio_echo(sg_server_t *srv, const char *path)
+{
+    sg_free(srv->eio_echo_path);
+    srv->eio_echo_path = sg_strdup(path);
+}

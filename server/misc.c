@@ -1,0 +1,52 @@
+/* misc.c - logging, clock and id generation for the server. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "internal.h"
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void sg_log(const sg_server_t *srv, sg_log_level_t lvl, const char *fmt, ...)
+{
+    if (srv && lvl > srv->cfg.log_level)
+        return;
+    char line[1024];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* One write per line so concurrent processes do not interleave lines. */
+    fprintf(stderr, "%s\n", line);
+}
+
+uint64_t sg_now_ms(const sg_server_t *srv)
+{
+    return uv_now(srv->loop);
+}
+
+/* Socket.IO ids are 20 URL-safe base64 characters, like Node's base64id. */
+void sg_random_id(char out[SG_ID_LEN + 1])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char rnd[SG_ID_LEN];
+    size_t got = 0;
+    while (got < sizeof(rnd)) {
+        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+    }
+    for (int i = 0; i < SG_ID_LEN; i++)
+        out[i] = alphabet[rnd[i] & 63];
+    out[SG_ID_LEN] = '\0';
+}

@@ -1,0 +1,387 @@
+/* nsp.c - namespaces, their handlers, and the broadcast operator. */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- namespaces ---- */
+
+sg_nsp_t *sg_nsp_find(sg_server_t *srv, const char *name)
+{
+    return sg_map_get(srv->nsp_map, name, strlen(name));
+}
+
+sg_nsp_t *sg_server_of(sg_server_t *srv, const char *name)
+{
+    sg_nsp_t *nsp = sg_nsp_find(srv, name);
+    if (nsp)
+        return nsp;
+    nsp = sg_calloc(1, sizeof(*nsp));
+    nsp->name = sg_strdup(name);
+    nsp->srv = srv;
+    nsp->event_map = sg_map_new();
+    nsp->adapter = sg_adapter_new(&sg_adapter_memory_ops, name, &sg_socket_adapter_host, nsp);
+    nsp->next = srv->nsps;
+    srv->nsps = nsp;
+    sg_map_put(srv->nsp_map, nsp->name, strlen(nsp->name), nsp);
+    return nsp;
+}
+
+void sg_server_foreach_nsp(sg_server_t *srv, void (*cb)(sg_nsp_t *nsp, void *ud), void *ud)
+{
+    for (sg_nsp_t *nsp = srv->nsps; nsp; nsp = nsp->next)
+        cb(nsp, ud);
+}
+
+static void free_handlers(sg_handler_t *h)
+{
+    while (h) {
+        sg_handler_t *next = h->next;
+        sg_free(h->event);
+        sg_free(h);
+        h = next;
+    }
+}
+
+void sg_nsp_free_all(sg_server_t *srv)
+{
+    while (srv->nsps) {
+        sg_nsp_t *nsp = srv->nsps;
+        srv->nsps = nsp->next;
+        sg_adapter_free(nsp->adapter);
+        free_handlers(nsp->middleware);
+        free_handlers(nsp->on_connection);
+        free_handlers(nsp->on_disconnect);
+        free_handlers(nsp->events);
+        sg_map_free(nsp->event_map);
+        sg_free(nsp->name);
+        sg_free(nsp);
+    }
+}
+
+const char *sg_nsp_name(const sg_nsp_t *nsp)
+{
+    return nsp->name;
+}
+
+sg_server_t *sg_nsp_server(const sg_nsp_t *nsp)
+{
+    return nsp->srv;
+}
+
+static sg_handler_t *append(sg_handler_t **list, void *ud)
+{
+    sg_handler_t *h = sg_calloc(1, sizeof(*h));
+    h->ud = ud;
+    while (*list)
+        list = &(*list)->next;
+    *list = h;
+    return h;
+}
+
+void sg_nsp_use(sg_nsp_t *nsp, sg_middleware_cb cb, void *ud)
+{
+    append(&nsp->middleware, ud)->cb.mw = cb;
+}
+
+void sg_nsp_on_connection(sg_nsp_t *nsp, sg_connection_cb cb, void *ud)
+{
+    append(&nsp->on_connection, ud)->cb.conn = cb;
+}
+
+void sg_nsp_on_disconnect(sg_nsp_t *nsp, sg_disconnect_cb cb, void *ud)
+{
+    append(&nsp->on_disconnect, ud)->cb.disc = cb;
+}
+
+void sg_nsp_on(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud)
+{
+    sg_handler_t *h = append(&nsp->events, ud);
+    h->cb.ev = cb;
+    h->event = sg_strdup(event);
+    if (!strcmp(event, "*"))
+        nsp->any = h;
+    else
+        sg_map_put(nsp->event_map, h->event, strlen(h->event), h);
+}
+
+size_t sg_nsp_socket_count(const sg_nsp_t *nsp)
+{
+    return sg_adapter_socket_count(nsp->adapter);
+}
+
+size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room)
+{
+    return sg_adapter_room_size(nsp->adapter, room, strlen(room));
+}
+
+/* ---- broadcast operator ---- */
+
+struct sg_bcast {
+    sg_nsp_t *nsp;
+    char **rooms;
+    size_t nrooms;
+    char **except;
+    size_t nexcept;
+    unsigned flags;
+    unsigned timeout;
+};
+
+sg_bcast_t *sg_bcast_new(sg_nsp_t *nsp)
+{
+    sg_bcast_t *b = sg_calloc(1, sizeof(*b));
+    b->nsp = nsp;
+    return b;
+}
+
+static void push_room(char ***v, size_t *n, const char *room)
+{
+    *v = sg_realloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = sg_strdup(room);
+}
+
+sg_bcast_t *sg_bcast_from(sg_socket_t *s)
+{
+    sg_bcast_t *b = sg_bcast_new(sg_socket_nsp(s));
+    push_room(&b->except, &b->nexcept, sg_socket_id(s));
+    return b;
+}
+
+sg_bcast_t *sg_bcast_to(sg_bcast_t *b, const char *room)
+{
+    push_room(&b->rooms, &b->nrooms, room);
+    return b;
+}
+
+sg_bcast_t *sg_bcast_except(sg_bcast_t *b, const char *room)
+{
+    push_room(&b->except, &b->nexcept, room);
+    return b;
+}
+
+sg_bcast_t *sg_bcast_volatile(sg_bcast_t *b)
+{
+    b->flags |= SG_BCAST_VOLATILE;
+    return b;
+}
+
+sg_bcast_t *sg_bcast_local(sg_bcast_t *b)
+{
+    b->flags |= SG_BCAST_LOCAL;
+    return b;
+}
+
+sg_bcast_t *sg_bcast_compress(sg_bcast_t *b, int on)
+{
+    if (on)
+        b->flags |= SG_BCAST_COMPRESS;
+    else
+        b->flags &= ~SG_BCAST_COMPRESS;
+    return b;
+}
+
+sg_bcast_t *sg_bcast_timeout(sg_bcast_t *b, unsigned ms)
+{
+    b->timeout = ms;
+    return b;
+}
+
+void sg_bcast_free(sg_bcast_t *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nrooms; i++)
+        sg_free(b->rooms[i]);
+    for (size_t i = 0; i < b->nexcept; i++)
+        sg_free(b->except[i]);
+    sg_free(b->rooms);
+    sg_free(b->except);
+    sg_free(b);
+}
+
+static sg_bcast_opts_t opts_of(const sg_bcast_t *b)
+{
+    sg_bcast_opts_t o = {(const char *const *)b->rooms, b->nrooms,
+                         (const char *const *)b->except, b->nexcept, b->flags};
+    return o;
+}
+
+static void fill_event(sg_sio_packet_t *p, const sg_nsp_t *nsp, const char *event,
+                       const sg_data_t *args, int64_t id)
+{
+    sg_sio_packet_init(p);
+    p->type = SG_SIO_EVENT;
+    p->nsp = nsp->name;
+    p->id = id;
+    sg_data__fill(p, event, args);
+}
+
+int sg_bcast_emit(sg_bcast_t *b, const char *event, const sg_data_t *args)
+{
+    int rc = SG_EINVAL;
+    if (!sg_sio_is_reserved_event(event)) {
+        sg_sio_packet_t p;
+        fill_event(&p, b->nsp, event, args, -1);
+        sg_bcast_opts_t o = opts_of(b);
+        rc = sg_adapter_broadcast(b->nsp->adapter, &p, &o);
+        sg_data__unfill(&p);
+    }
+    sg_bcast_free(b);
+    return rc;
+}
+
+/* Broadcast with acknowledgements: one packet id for every recipient, as
+ * Node does, and a group that completes when every client answered or the
+ * timeout fires. */
+typedef struct {
+    unsigned refs;
+    size_t expected;
+    sg_data_t **responses;
+    size_t n;
+    sg_bcast_ack_cb cb;
+    void *ud;
+    uv_timer_t *timer;
+    int done;
+} ack_group_t;
+
+static void on_group_timer_closed(uv_handle_t *h)
+{
+    sg_free(h);
+}
+
+static void group_release(ack_group_t *g)
+{
+    if (--g->refs)
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        sg_data_free(g->responses[i]);
+    sg_free(g->responses);
+    sg_free(g);
+}
+
+static void group_finish(ack_group_t *g, int err)
+{
+    if (g->done)
+        return;
+    g->done = 1;
+    uv_timer_stop(g->timer);
+    uv_close((uv_handle_t *)g->timer, on_group_timer_closed);
+    g->timer = NULL;
+    g->cb(err, g->responses, g->n, g->ud);
+    group_release(g);
+}
+
+static void on_group_timeout(uv_timer_t *t)
+{
+    group_finish(t->data, SG_ETIMEOUT);
+}
+
+static void on_member_ack(sg_socket_t *s, int err, sg_data_t *args, void *ud)
+{
+    ack_group_t *g = ud;
+    if (err == 0 && !g->done) {
+        sg_data_t *copy = sg_data_new();
+        sg_data_push_from(copy, args, 0);
+        g->responses = sg_realloc(g->responses, (g->n + 1) * sizeof(*g->responses));
+        g->responses[g->n++] = copy;
+        if (g->n == g->expected)
+            group_finish(g, 0);
+    }
+    group_release(g);
+}
+
+typedef struct {
+    const sg_sio_encoded_t *enc;
+    unsigned flags;
+    int64_t id;
+    ack_group_t *g;
+} ack_deliver_t;
+
+static void deliver_with_ack(sg_asock_t *a, void *ud)
+{
+    ack_deliver_t *c = ud;
+    sg_socket_t *s = (sg_socket_t *)a;
+    if (sg_socket__deliver(s, c->enc, c->flags) != 0)
+        return;
+    c->g->expected++;
+    c->g->refs++;
+    sg_socket__expect_ack(s, c->id, 0, on_member_ack, c->g);
+}
+
+int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
+                      sg_bcast_ack_cb cb, void *ud)
+{
+    sg_nsp_t *nsp = b->nsp;
+    if (sg_sio_is_reserved_event(event)) {
+        sg_bcast_free(b);
+        return SG_EINVAL;
+    }
+    unsigned timeout = b->timeout ? b->timeout : 5000;
+    ack_group_t *g = sg_calloc(1, sizeof(*g));
+    g->refs = 1;
+    g->cb = cb;
+    g->ud = ud;
+    g->timer = sg_malloc(sizeof(*g->timer));
+    uv_timer_init(nsp->srv->loop, g->timer);
+    g->timer->data = g;
+    sg_sio_packet_t p;
+    int64_t id = nsp->next_ack_id++;
+    fill_event(&p, nsp, event, args, id);
+    sg_sio_encoded_t enc = {0};
+    int rc = sg_sio_encode(&p, &enc);
+    sg_data__unfill(&p);
+    if (rc == 0) {
+        ack_deliver_t c = {&enc, b->flags, id, g};
+        sg_bcast_opts_t o = opts_of(b);
+        sg_adapter_select(nsp->adapter, &o, deliver_with_ack, &c);
+        sg_sio_encoded_clear(&enc);
+    }
+    sg_bcast_free(b);
+    if (rc != 0 || g->expected == 0) {
+        g->expected = 0;
+        group_finish(g, rc == 0 ? 0 : rc);
+        return rc;
+    }
+    uv_timer_start(g->timer, on_group_timeout, timeout, 0);
+    return 0;
+}
+
+void sg_bcast_sockets_join(sg_bcast_t *b, const char *room)
+{
+    sg_bcast_opts_t o = opts_of(b);
+    sg_adapter_add_sockets(b->nsp->adapter, &o, &room, 1);
+    sg_bcast_free(b);
+}
+
+void sg_bcast_sockets_leave(sg_bcast_t *b, const char *room)
+{
+    sg_bcast_opts_t o = opts_of(b);
+    sg_adapter_del_sockets(b->nsp->adapter, &o, &room, 1);
+    sg_bcast_free(b);
+}
+
+void sg_bcast_disconnect_sockets(sg_bcast_t *b, int close)
+{
+    sg_bcast_opts_t o = opts_of(b);
+    sg_adapter_disconnect_sockets(b->nsp->adapter, &o, close);
+    sg_bcast_free(b);
+}
+
+typedef struct {
+    void (*cb)(sg_socket_t *, void *);
+    void *ud;
+} fetch_ctx_t;
+
+static void fetch_one(sg_asock_t *a, void *ud)
+{
+    fetch_ctx_t *c = ud;
+    c->cb((sg_socket_t *)a, c->ud);
+}
+
+size_t sg_bcast_fetch_sockets(sg_bcast_t *b, void (*cb)(sg_socket_t *s, void *ud), void *ud)
+{
+    sg_bcast_opts_t o = opts_of(b);
+    fetch_ctx_t c = {cb, ud};
+    size_t n = sg_adapter_select(b->nsp->adapter, &o, fetch_one, &c);
+    sg_bcast_free(b);
+    return n;
+}

@@ -1,0 +1,236 @@
+/* polling.c - Engine.IO HTTP long-polling: handshake, held GETs, POSTed
+ * payloads, and the order of checks Node's engine.io applies. */
+#include <string.h>
+#include <strings.h>
+
+#include "eio.h"
+#include "internal.h"
+
+/* Build the response to a held or fresh GET and detach the request from the
+ * session: the bytes live in the request's own state from here on, so the
+ * session may close or be freed before lws gets to write them. */
+void sg_polling_answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
+{
+    sg_pss_t *pss = lws_wsi_user(wsi);
+    sg_sbuf_t body;
+    sg_sbuf_init(&body);
+    if (only) {
+        sg_eio_payload_add_encoded(&body, only->data, only->len);
+    } else {
+        sg_buf_t *b;
+        while ((b = sg_outq_pop(&s->q))) {
+            if (b->flags & SG_BUF_BINARY)
+                sg_eio_payload_add_binary(&body, b->data, b->len);
+            else
+                sg_eio_payload_add_encoded(&body, b->data, b->len);
+            sg_buf_unref(b);
+        }
+    }
+    if (s->get == wsi)
+        s->get = NULL;
+    if (pss) {
+        sg_buf_unref(pss->resp);
+        pss->resp = sg_sbuf_finish(&body);
+        pss->sess = NULL;
+        pss->kind = SG_PSS_RESP;
+    } else {
+        sg_sbuf_reset(&body);
+    }
+    lws_callback_on_writable(wsi);
+}
+
+static int write_resp(struct lws *wsi, sg_pss_t *pss)
+{
+    sg_buf_t *b = pss->resp;
+    pss->resp = NULL;
+    pss->kind = SG_PSS_NONE;
+    int rc = sg_http_respond(wsi, 200, "text/plain; charset=UTF-8", "Cache-Control: no-store\r\n",
+                             b->data, b->len);
+    sg_buf_unref(b);
+    return rc;
+}
+
+int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss)
+{
+    if (pss->kind == SG_PSS_GET && pss->sess && !pss->resp) {
+        sg_session_t *s = pss->sess;
+        if (sg_outq_empty(&s->q))
+            return 0; /* spurious wakeup: keep holding */
+        sg_polling_answer(s, wsi, NULL);
+    }
+    if (pss->resp)
+        return write_resp(wsi, pss);
+    return 0;
+}
+
+static int handshake(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int echo)
+{
+    if (srv->cfg.max_sessions && sg_map_count(srv->sessions) >= srv->cfg.max_sessions) {
+        SG_WARN(srv, "refusing a session: maxSessions (%zu) reached", srv->cfg.max_sessions);
+        return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, "Server full", 11);
+    }
+    sg_session_t *s = sg_session_new(srv, SG_TR_POLLING, echo);
+    s->handshake = sg_http_handshake_json(wsi);
+    sg_buf_t *open = sg_eio_encode_open(s->sid, srv->cfg.transport_websocket,
+                                        srv->cfg.ping_interval, srv->cfg.ping_timeout,
+                                        srv->cfg.max_http_buffer_size);
+    pss->resp = open;
+    return write_resp(wsi, pss);
+}
+
+static int on_get(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
+{
+    if (s->get) {
+        /* Two GETs at once: Node answers 400 and closes the session, which
+         * releases the first GET with the close packet. */
+        SG_DEBUG(s->srv, "session %s: overlapping GET", s->sid);
+        sg_session_close(s, "transport error", 0);
+        return sg_http_respond(wsi, 400, NULL, NULL, NULL, 0);
+    }
+    pss->kind = SG_PSS_GET;
+    pss->sess = s;
+    if (s->upgrading) {
+        sg_polling_answer(s, wsi, s->srv->noop_buf);
+        return 0;
+    }
+    s->get = wsi;
+    if (!sg_outq_empty(&s->q)) {
+        sg_polling_answer(s, wsi, NULL);
+        if (s->state == SG_SESS_CLOSING)
+            sg_session_close(s, "forced close", 0);
+    }
+    return 0;
+}
+
+static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
+{
+    char ctype[128];
+    if (lws_hdr_copy(wsi, ctype, sizeof(ctype), WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
+        !strncasecmp(ctype, "application/octet-stream", 24)) {
+        /* Engine.IO v4 carries binary as base64 text over polling. */
+        sg_session_close(s, "transport error", 0);
+        return sg_http_respond(wsi, 400, NULL, NULL, NULL, 0);
+    }
+    if (s->post) {
+        sg_session_close(s, "transport error", 0);
+        return sg_http_respond(wsi, 400, NULL, NULL, NULL, 0);
+    }
+    char cl[32];
+    if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+        strtoull(cl, NULL, 10) > s->srv->cfg.max_http_buffer_size) {
+        pss->status = 413;
+        sg_http_respond(wsi, 413, NULL, "Connection: close\r\n", NULL, 0);
+        return -1; /* do not read the oversized body */
+    }
+    pss->kind = SG_PSS_POST;
+    pss->sess = s;
+    pss->body_max = s->srv->cfg.max_http_buffer_size;
+    s->post = wsi;
+    return 0;
+}
+
+int sg_polling_request(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int method, int echo)
+{
+    char transport[16], sid[64], eio[8];
+    if (sg_http_query(wsi, "transport", transport, sizeof(transport)) < 0 ||
+        (strcmp(transport, "polling") && strcmp(transport, "websocket")) ||
+        (!strcmp(transport, "polling") && !srv->cfg.transport_polling) ||
+        (!strcmp(transport, "websocket") && !srv->cfg.transport_websocket))
+        return sg_http_eio_error(wsi, 400, 0, NULL);
+    int has_sid = sg_http_query(wsi, "sid", sid, sizeof(sid)) >= 0;
+    int eio_ok = sg_http_query(wsi, "EIO", eio, sizeof(eio)) >= 0 && !strcmp(eio, "4");
+    if (has_sid) {
+        sg_session_t *s = sg_session_find(srv, sid, strlen(sid));
+        if (s && !!s->echo != !!echo)
+            s = NULL;
+        if (s && sg_session_check_deadline(s))
+            s = NULL;
+        if (!s)
+            return sg_http_eio_error(wsi, 400, 1, NULL);
+        if (strcmp(transport, "polling") || s->transport != SG_TR_POLLING || !eio_ok)
+            return sg_http_eio_error(wsi, 400, 3, NULL);
+        if (method == LWSHUMETH_GET)
+            return on_get(s, wsi, pss);
+        if (method == LWSHUMETH_POST)
+            return on_post(s, wsi, pss);
+        return sg_http_respond(wsi, 500, NULL, NULL, NULL, 0);
+    }
+    if (method != LWSHUMETH_GET)
+        return sg_http_eio_error(wsi, 400, 2, NULL);
+    if (strcmp(transport, "polling"))
+        return sg_http_eio_error(wsi, 400, 3, NULL); /* websocket without upgrade */
+    if (!eio_ok)
+        return sg_http_eio_error(wsi, 400, 5, NULL);
+    return handshake(srv, wsi, pss, echo);
+}
+
+int sg_polling_body(struct lws *wsi, sg_pss_t *pss, const void *in, size_t len)
+{
+    if (pss->kind != SG_PSS_POST)
+        return 0; /* body of a request already answered: discard */
+    if (pss->in.len + len > pss->body_max) {
+        pss->status = 413;
+        return 0;
+    }
+    if (!pss->status)
+        sg_sbuf_append(&pss->in, in, len);
+    return 0;
+}
+
+static int deliver_packet(const sg_eio_packet_t *p, void *ud)
+{
+    sg_session_t *s = ud;
+    if (s->state != SG_SESS_OPEN)
+        return 1;
+    sg_session_on_packet(s, p);
+    return 0;
+}
+
+int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
+{
+    if (pss->kind != SG_PSS_POST)
+        return 0;
+    sg_session_t *s = pss->sess;
+    int status = pss->status;
+    pss->kind = SG_PSS_NONE;
+    pss->sess = NULL;
+    if (s && s->post == wsi)
+        s->post = NULL;
+    if (status == 413) {
+        sg_sbuf_reset(&pss->in);
+        sg_http_respond(wsi, 413, NULL, "Connection: close\r\n", NULL, 0);
+        return -1;
+    }
+    if (s && s->state == SG_SESS_OPEN) {
+        int rc = sg_eio_decode_payload(sg_sbuf_data(&pss->in), pss->in.len,
+                                       s->srv->cfg.max_payload_packets, deliver_packet, s);
+        if (rc < 0) {
+            SG_DEBUG(s->srv, "session %s: malformed polling payload", s->sid);
+            sg_session_close(s, "parse error", 0);
+            sg_sbuf_reset(&pss->in);
+            return sg_http_eio_error(wsi, 400, 3, NULL);
+        }
+    }
+    sg_sbuf_reset(&pss->in);
+    return sg_http_respond(wsi, 200, "text/html", NULL, "ok", 2);
+}
+
+void sg_polling_closed(struct lws *wsi, sg_pss_t *pss)
+{
+    sg_session_t *s = pss->sess;
+    if (s) {
+        if (s->post == wsi)
+            s->post = NULL;
+        if (s->get == wsi) {
+            /* The client dropped a held poll: Node treats this as a transport error. */
+            s->get = NULL;
+            sg_session_close(s, "transport close", 0);
+        }
+    }
+    pss->sess = NULL;
+    sg_sbuf_reset(&pss->in);
+    sg_buf_unref(pss->resp);
+    pss->resp = NULL;
+    sg_free(pss->cors);
+    pss->cors = NULL;
+}

@@ -1,0 +1,333 @@
+/* session.c - Engine.IO sessions: ids, heartbeat, upgrade, close, and the
+ * one output queue both transports drain. */
+#include <string.h>
+
+#include "eio.h"
+#include "internal.h"
+
+static void on_hb(uv_timer_t *t);
+static void on_aux(uv_timer_t *t);
+
+static sg_outq_limits_t limits_of(const sg_server_t *srv)
+{
+    sg_outq_limits_t l = {srv->cfg.outq_hard_limit, srv->cfg.outq_soft_limit,
+                          (uint64_t)srv->cfg.outq_soft_seconds * 1000};
+    return l;
+}
+
+sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
+{
+    sg_session_t *s = sg_calloc(1, sizeof(*s));
+    do {
+        sg_random_id(s->sid);
+    } while (sg_map_get(srv->sessions, s->sid, SG_ID_LEN));
+    s->srv = srv;
+    s->transport = tr;
+    s->echo = echo;
+    s->state = SG_SESS_OPEN;
+    uint64_t now = sg_now_ms(srv);
+    s->created = now;
+    uv_timer_init(srv->loop, &s->hb);
+    uv_timer_init(srv->loop, &s->aux);
+    s->hb.data = s->aux.data = s;
+    s->timers_open = 2;
+    sg_map_put(srv->sessions, s->sid, SG_ID_LEN, s);
+    uv_timer_start(&s->hb, on_hb, srv->cfg.ping_interval, 0);
+    if (!echo)
+        s->connect_deadline = now + srv->cfg.connect_timeout;
+    sg_session_schedule_aux(s);
+    SG_DEBUG(srv, "session %s opened (%s)", s->sid, tr == SG_TR_POLLING ? "polling" : "websocket");
+    return s;
+}
+
+sg_session_t *sg_session_find(sg_server_t *srv, const char *sid, size_t len)
+{
+    return sg_map_get(srv->sessions, sid, len);
+}
+
+/* Can a packet go out right now without waiting? (Node's transport.writable) */
+static int writable(const sg_session_t *s)
+{
+    if (!sg_outq_empty(&s->q))
+        return 0;
+    if (s->transport == SG_TR_WEBSOCKET)
+        return s->ws && !lws_send_pipe_choked(s->ws);
+    return s->get != NULL && !s->upgrading;
+}
+
+static void request_close(sg_session_t *s, const char *reason)
+{
+    if (s->pending_close || s->state == SG_SESS_CLOSED)
+        return;
+    s->pending_close = reason;
+    s->close_next = s->srv->close_list;
+    s->srv->close_list = s;
+    sg_server_want_reap(s->srv);
+}
+
+static int push(sg_session_t *s, sg_buf_t *pkt)
+{
+    sg_outq_limits_t lim = limits_of(s->srv);
+    int rc = sg_outq_push(&s->q, pkt, &lim, sg_now_ms(s->srv));
+    if (rc != 0) {
+        SG_WARN(s->srv, "session %s: output queue over its limit (%zu bytes queued), closing",
+                s->sid, s->q.bytes);
+        /* We may be inside a loop over broadcast recipients: close later. */
+        request_close(s, "transport error");
+    }
+    return rc;
+}
+
+int sg_session_send(sg_session_t *s, sg_buf_t *pkt, unsigned flags)
+{
+    if (s->state != SG_SESS_OPEN || s->pending_close)
+        return SG_ESTATE;
+    if ((flags & SG_BCAST_VOLATILE) && !writable(s))
+        return SG_EAGAIN;
+    int rc = push(s, pkt);
+    if (rc == 0)
+        sg_session_flush(s);
+    return rc;
+}
+
+void sg_session_flush(sg_session_t *s)
+{
+    if (sg_outq_empty(&s->q) || s->state == SG_SESS_CLOSED)
+        return;
+    if (s->transport == SG_TR_WEBSOCKET) {
+        if (s->ws)
+            lws_callback_on_writable(s->ws);
+    } else if (s->get && !s->upgrading) {
+        lws_callback_on_writable(s->get);
+    }
+}
+
+static void kill_ws(struct lws *wsi)
+{
+    sg_pss_t *pss = lws_wsi_user(wsi);
+    if (pss)
+        pss->sess = NULL;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+void sg_session_close(sg_session_t *s, const char *reason, int graceful)
+{
+    sg_server_t *srv = s->srv;
+    if (s->state == SG_SESS_CLOSED)
+        return;
+    if (s->state == SG_SESS_OPEN) {
+        SG_DEBUG(srv, "session %s closing: %s", s->sid, reason);
+        sg_sio_on_close(s, reason);
+        if (graceful && s->transport == SG_TR_POLLING && !s->get && !s->client_close &&
+            srv->ctx && !srv->stopping) {
+            /* Let the client fetch what is queued plus the close packet. */
+            s->state = SG_SESS_CLOSING;
+            sg_outq_limits_t none = {0, 0, 0};
+            sg_outq_push(&s->q, srv->close_buf, &none, 0);
+            s->close_deadline = sg_now_ms(srv) + 30000;
+            sg_session_schedule_aux(s);
+            return;
+        }
+    }
+    s->state = SG_SESS_CLOSED;
+    sg_map_del(srv->sessions, s->sid, SG_ID_LEN);
+    uv_timer_stop(&s->hb);
+    uv_timer_stop(&s->aux);
+    if (srv->ctx) {
+        if (s->get) {
+            sg_outq_clear(&s->q);
+            sg_polling_answer(s, s->get, s->client_close ? srv->noop_buf : srv->close_buf);
+        }
+        if (s->ws)
+            kill_ws(s->ws);
+        if (s->probe)
+            kill_ws(s->probe);
+        if (s->post) {
+            sg_pss_t *pss = lws_wsi_user(s->post);
+            if (pss)
+                pss->sess = NULL;
+        }
+    }
+    s->get = s->ws = s->probe = s->post = NULL;
+    sg_outq_clear(&s->q);
+    s->reap_next = srv->reap_list;
+    srv->reap_list = s;
+    sg_server_want_reap(srv);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    sg_session_t *s = h->data;
+    if (--s->timers_open == 0) {
+        sg_free(s->handshake);
+        sg_free(s);
+    }
+}
+
+void sg_session_reap(sg_server_t *srv)
+{
+    while (srv->close_list) {
+        sg_session_t *s = srv->close_list;
+        srv->close_list = s->close_next;
+        const char *reason = s->pending_close;
+        s->pending_close = NULL;
+        sg_session_close(s, reason, 0);
+    }
+    while (srv->reap_list) {
+        sg_session_t *s = srv->reap_list;
+        srv->reap_list = s->reap_next;
+        if (s->partial) {
+            sg_sio_packet_clear(s->partial);
+            sg_free(s->partial);
+            s->partial = NULL;
+        }
+        uv_close((uv_handle_t *)&s->hb, on_timer_closed);
+        uv_close((uv_handle_t *)&s->aux, on_timer_closed);
+    }
+}
+
+static void send_ping(sg_session_t *s)
+{
+    sg_server_t *srv = s->srv;
+    if (push(s, srv->ping_buf) != 0)
+        return;
+    sg_session_flush(s);
+    s->awaiting_pong = 1;
+    s->pong_extended = 0;
+    s->pong_deadline = sg_now_ms(srv) + srv->cfg.ping_timeout;
+    uv_timer_start(&s->hb, on_hb, srv->cfg.ping_timeout, 0);
+}
+
+static void on_hb(uv_timer_t *t)
+{
+    sg_session_t *s = t->data;
+    if (s->state != SG_SESS_OPEN)
+        return;
+    if (s->awaiting_pong)
+        sg_session_close(s, "ping timeout", 0);
+    else
+        send_ping(s);
+}
+
+int sg_session_check_deadline(sg_session_t *s)
+{
+    if (s->state != SG_SESS_OPEN || !s->awaiting_pong)
+        return 0;
+    uv_update_time(s->srv->loop);
+    if (sg_now_ms(s->srv) >= s->pong_deadline) {
+        sg_session_close(s, "ping timeout", 0);
+        return 1;
+    }
+    return 0;
+}
+
+void sg_session_schedule_aux(sg_session_t *s)
+{
+    uint64_t next = 0;
+    uint64_t d[3] = {s->connect_deadline, s->upgrade_deadline, s->close_deadline};
+    for (int i = 0; i < 3; i++)
+        if (d[i] && (!next || d[i] < next))
+            next = d[i];
+    if (!next) {
+        uv_timer_stop(&s->aux);
+        return;
+    }
+    uint64_t now = sg_now_ms(s->srv);
+    uv_timer_start(&s->aux, on_aux, next > now ? next - now : 0, 0);
+}
+
+static void on_aux(uv_timer_t *t)
+{
+    sg_session_t *s = t->data;
+    uint64_t now = sg_now_ms(s->srv);
+    if (s->state == SG_SESS_CLOSED)
+        return;
+    if (s->close_deadline && now >= s->close_deadline) {
+        sg_session_close(s, "forced close", 0);
+        return;
+    }
+    if (s->connect_deadline && now >= s->connect_deadline) {
+        s->connect_deadline = 0;
+        if (!s->sockets) {
+            SG_DEBUG(s->srv, "session %s joined no namespace in time", s->sid);
+            sg_session_close(s, "forced close", 0);
+            return;
+        }
+    }
+    if (s->upgrade_deadline && now >= s->upgrade_deadline) {
+        s->upgrade_deadline = 0;
+        if (s->probe) {
+            SG_DEBUG(s->srv, "session %s: upgrade timed out", s->sid);
+            kill_ws(s->probe);
+            s->probe = NULL;
+            s->upgrading = 0;
+            sg_session_flush(s);
+        }
+    }
+    sg_session_schedule_aux(s);
+}
+
+void sg_session_on_upgrade_probe(sg_session_t *s)
+{
+    s->upgrading = 1;
+    /* The polling side must go idle: release a held GET with a noop. */
+    if (s->get)
+        sg_polling_answer(s, s->get, s->srv->noop_buf);
+}
+
+void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi)
+{
+    s->transport = SG_TR_WEBSOCKET;
+    s->ws = wsi;
+    s->probe = NULL;
+    s->upgrading = 0;
+    s->upgrade_deadline = 0;
+    if (s->get)
+        sg_polling_answer(s, s->get, s->srv->noop_buf);
+    sg_session_schedule_aux(s);
+    SG_DEBUG(s->srv, "session %s upgraded to websocket", s->sid);
+    sg_session_flush(s);
+}
+
+void sg_session_on_packet(sg_session_t *s, const sg_eio_packet_t *p)
+{
+    sg_server_t *srv = s->srv;
+    if (s->state != SG_SESS_OPEN)
+        return;
+    if (s->awaiting_pong && p->type != SG_EIO_PONG && !s->pong_extended) {
+        /* Incoming data shows the peer is alive: extend the deadline once. */
+        s->pong_extended = 1;
+        s->pong_deadline = sg_now_ms(srv) + srv->cfg.ping_timeout;
+        uv_timer_start(&s->hb, on_hb, srv->cfg.ping_timeout, 0);
+    }
+    switch (p->type) {
+    case SG_EIO_PONG:
+        s->awaiting_pong = 0;
+        uv_timer_start(&s->hb, on_hb, srv->cfg.ping_interval, 0);
+        break;
+    case SG_EIO_PING:
+        SG_DEBUG(srv, "session %s: invalid heartbeat direction", s->sid);
+        sg_session_close(s, "transport error", 0);
+        break;
+    case SG_EIO_CLOSE:
+        s->client_close = 1;
+        sg_session_close(s, "transport close", 0);
+        break;
+    case SG_EIO_MESSAGE:
+        if (s->echo) {
+            sg_buf_t *b = p->binary ? (p->bin ? sg_buf_ref(p->bin)
+                                              : sg_buf_new_copy(p->data, p->len))
+                                    : sg_eio_encode_text(SG_EIO_MESSAGE, p->data, p->len);
+            if (p->binary)
+                b->flags |= SG_BUF_BINARY;
+            sg_session_send(s, b, 0);
+            sg_buf_unref(b);
+        } else {
+            sg_sio_on_message(s, p->data, p->len, p->binary ? p->bin : NULL);
+        }
+        break;
+    default:
+        /* open/upgrade/noop from a client carry no meaning here (Node ignores them). */
+        break;
+    }
+}

@@ -1,0 +1,166 @@
+/* siogate.h - the embedding API.
+ *
+ * A single-threaded Socket.IO v5 server: create it from a configuration,
+ * register namespaces and handlers, run the libuv loop. Every call must be
+ * made on the loop's thread. Data travels as sg_data_t: a list of JSON values
+ * (jansson) in which binary values are placeholders resolved through the
+ * sg_data_t (see sg_data_get_binary).
+ *
+ * Lifetimes: an sg_socket_t is valid inside the callbacks that receive it; to
+ * keep it longer take a reference (sg_socket_ref). After its disconnect the
+ * calls on it are harmless no-ops returning SG_ESTATE. */
+#ifndef SIOGATE_H
+#define SIOGATE_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "util.h"
+
+typedef struct sg_server sg_server_t;
+typedef struct sg_nsp sg_nsp_t;
+typedef struct sg_socket sg_socket_t;
+typedef struct sg_data sg_data_t;
+typedef struct sg_ack sg_ack_t;
+typedef struct sg_bcast sg_bcast_t;
+
+/* ---- server ---- */
+
+/** Create a server. cfg is copied. loop may be NULL (the server then owns a
+ *  loop). Returns NULL with a message in err on failure. */
+sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, size_t errlen);
+/** Start listening. Returns 0 or SG_EIO. */
+int sg_server_start(sg_server_t *srv);
+/** Run the loop until sg_server_stop (or SIGINT/SIGTERM when handle_signals). */
+int sg_server_run(sg_server_t *srv, int handle_signals);
+/** Disconnect everyone ("server shutting down") and stop listening. */
+void sg_server_stop(sg_server_t *srv);
+void sg_server_free(sg_server_t *srv);
+uv_loop_t *sg_server_loop(sg_server_t *srv);
+const sg_config_t *sg_server_config(const sg_server_t *srv);
+/** The namespace called name, created on first use ("/" always exists). */
+sg_nsp_t *sg_server_of(sg_server_t *srv, const char *name);
+/** Call cb for every namespace that exists now. */
+void sg_server_foreach_nsp(sg_server_t *srv, void (*cb)(sg_nsp_t *nsp, void *ud), void *ud);
+/** Bare Engine.IO echo endpoint (conformance testing): every message
+ *  received on `path` is sent back. */
+void sg_server_enable_eio_echo(sg_server_t *srv, const char *path);
+
+/* ---- data ---- */
+
+sg_data_t *sg_data_new(void);
+void sg_data_free(sg_data_t *d);
+size_t sg_data_count(const sg_data_t *d);
+/** Argument i (borrowed), or NULL past the end. A binary argument is a
+ *  placeholder object; resolve it with sg_data_get_binary. */
+json_t *sg_data_get(const sg_data_t *d, size_t i);
+/** Resolve a placeholder value v (argument or nested) to its bytes: 0, or
+ *  SG_EINVAL when v is not a binary value. */
+int sg_data_binary(const sg_data_t *d, const json_t *v, const void **p, size_t *len);
+/** Append a JSON value (reference stolen). */
+void sg_data_push(sg_data_t *d, json_t *v);
+/** Append a binary value (bytes copied). */
+void sg_data_push_binary(sg_data_t *d, const void *p, size_t len);
+/** Append src's arguments from index `from` on (binary values shared). */
+void sg_data_push_from(sg_data_t *d, const sg_data_t *src, size_t from);
+/** Convenience: data from a JSON array (reference stolen). */
+sg_data_t *sg_data_from_json(json_t *array);
+
+/* ---- namespaces ---- */
+
+typedef void (*sg_connection_cb)(sg_socket_t *s, void *ud);
+typedef void (*sg_disconnect_cb)(sg_socket_t *s, const char *reason, void *ud);
+/** args is borrowed for the call; ack is non-NULL when the client asked for an
+ *  acknowledgement (see sg_ack_*). */
+typedef void (*sg_event_cb)(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_t *ack,
+                            void *ud);
+/** Connection middleware: call sg_socket_next(s, NULL, NULL) to accept, or
+ *  with an error message (and optional data, stolen) to refuse, now or later. */
+typedef void (*sg_middleware_cb)(sg_socket_t *s, const json_t *auth, void *ud);
+
+const char *sg_nsp_name(const sg_nsp_t *nsp);
+sg_server_t *sg_nsp_server(const sg_nsp_t *nsp);
+void sg_nsp_use(sg_nsp_t *nsp, sg_middleware_cb cb, void *ud);
+void sg_nsp_on_connection(sg_nsp_t *nsp, sg_connection_cb cb, void *ud);
+void sg_nsp_on_disconnect(sg_nsp_t *nsp, sg_disconnect_cb cb, void *ud);
+/** Handler for one event name; event "*" catches events with no handler. */
+void sg_nsp_on(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud);
+size_t sg_nsp_socket_count(const sg_nsp_t *nsp);
+/** Number of local sockets in room. */
+size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room);
+
+/* ---- sockets ---- */
+
+const char *sg_socket_id(const sg_socket_t *s);
+sg_nsp_t *sg_socket_nsp(const sg_socket_t *s);
+int sg_socket_connected(const sg_socket_t *s);
+sg_socket_t *sg_socket_ref(sg_socket_t *s);
+void sg_socket_unref(sg_socket_t *s);
+void sg_socket_next(sg_socket_t *s, const char *err_message, json_t *err_data);
+/** socket.handshake as in Node: {headers, time, address, xdomain, secure,
+ *  issued, url, query, auth} (borrowed; built on first use). */
+json_t *sg_socket_handshake(sg_socket_t *s);
+int sg_socket_join(sg_socket_t *s, const char *room);
+int sg_socket_leave(sg_socket_t *s, const char *room);
+int sg_socket_in_room(const sg_socket_t *s, const char *room);
+/** Rooms of the socket (own id first) as a new JSON array of strings. */
+json_t *sg_socket_rooms(const sg_socket_t *s);
+/** Emit to this socket. args may be NULL; it is not consumed. */
+int sg_socket_emit(sg_socket_t *s, const char *event, const sg_data_t *args);
+/** err: 0, SG_ETIMEOUT, or SG_ESTATE (socket gone before answering). */
+typedef void (*sg_ack_cb)(sg_socket_t *s, int err, sg_data_t *args, void *ud);
+/** Emit expecting an acknowledgement within timeout_ms (0 = no timeout). */
+int sg_socket_emit_ack(sg_socket_t *s, const char *event, const sg_data_t *args,
+                       unsigned timeout_ms, sg_ack_cb cb, void *ud);
+/** Volatile emit: dropped when the transport cannot take it right now. */
+int sg_socket_emit_volatile(sg_socket_t *s, const char *event, const sg_data_t *args);
+/** Disconnect from this namespace ("server namespace disconnect"); with
+ *  close, close the whole connection. */
+void sg_socket_disconnect(sg_socket_t *s, int close);
+void sg_socket_set_data(sg_socket_t *s, void *data, void (*free_fn)(void *));
+void *sg_socket_get_data(const sg_socket_t *s);
+
+/* ---- acknowledgements received from clients ---- */
+
+/** Keep ack beyond the event callback; then sg_ack_send or sg_ack_free must
+ *  follow. Without it the ack is released when the callback returns. */
+sg_ack_t *sg_ack_keep(sg_ack_t *ack);
+/** Answer (args may be NULL; not consumed). Once only. */
+int sg_ack_send(sg_ack_t *ack, const sg_data_t *args);
+void sg_ack_free(sg_ack_t *ack);
+
+/* ---- broadcast operator (io.to(...).except(...)...) ---- */
+
+/** All sockets of nsp. */
+sg_bcast_t *sg_bcast_new(sg_nsp_t *nsp);
+/** All sockets of s's namespace except s itself (socket.broadcast). */
+sg_bcast_t *sg_bcast_from(sg_socket_t *s);
+sg_bcast_t *sg_bcast_to(sg_bcast_t *b, const char *room);
+sg_bcast_t *sg_bcast_except(sg_bcast_t *b, const char *room);
+sg_bcast_t *sg_bcast_volatile(sg_bcast_t *b);
+sg_bcast_t *sg_bcast_local(sg_bcast_t *b);
+sg_bcast_t *sg_bcast_compress(sg_bcast_t *b, int on);
+sg_bcast_t *sg_bcast_timeout(sg_bcast_t *b, unsigned ms);
+void sg_bcast_free(sg_bcast_t *b);
+/** Each of these consumes b. */
+int sg_bcast_emit(sg_bcast_t *b, const char *event, const sg_data_t *args);
+/** Broadcast expecting one ack per client within the timeout (default 5000
+ *  ms when none was set). cb gets err 0 or SG_ETIMEOUT and the responses
+ *  received (borrowed array of n). */
+typedef void (*sg_bcast_ack_cb)(int err, sg_data_t **responses, size_t n, void *ud);
+int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
+                      sg_bcast_ack_cb cb, void *ud);
+void sg_bcast_sockets_join(sg_bcast_t *b, const char *room);
+void sg_bcast_sockets_leave(sg_bcast_t *b, const char *room);
+void sg_bcast_disconnect_sockets(sg_bcast_t *b, int close);
+/** Matching local sockets (fetchSockets); cb runs once per socket, synchronously. */
+size_t sg_bcast_fetch_sockets(sg_bcast_t *b, void (*cb)(sg_socket_t *s, void *ud), void *ud);
+
+/* ---- built-in applications (server/apps) ---- */
+
+/** Install an application by name ("chat", "conformance", "none"). */
+int sg_apps_install(sg_server_t *srv, const char *name);
+
+#endif

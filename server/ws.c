@@ -1,0 +1,240 @@
+/* ws.c - the WebSocket side of the lws protocol: sessions opened directly
+ * over WebSocket, the polling -> WebSocket upgrade probe, frames in and out. */
+#include <string.h>
+
+#include "eio.h"
+#include "internal.h"
+
+static int reject(struct lws *wsi, const char *msg)
+{
+    /* Refuse before the 101, with Node's plain-text 400 (notes §2.10). */
+    sg_http_respond(wsi, 400, "text/html", "Connection: close\r\n", msg, strlen(msg));
+    return -1;
+}
+
+static int on_filter(sg_server_t *srv, struct lws *wsi)
+{
+    char path[512], transport[16], sid[64], eio[8];
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+        return reject(wsi, "Bad request");
+    int main_path = !strncmp(path, srv->cfg.path, strlen(srv->cfg.path));
+    int echo = !main_path && srv->eio_echo_path &&
+               !strncmp(path, srv->eio_echo_path, strlen(srv->eio_echo_path));
+    if (!main_path && !echo)
+        return reject(wsi, "Not found");
+    if (sg_http_query(wsi, "transport", transport, sizeof(transport)) < 0 ||
+        strcmp(transport, "websocket") || !srv->cfg.transport_websocket)
+        return reject(wsi, "Transport unknown");
+    if (sg_http_query(wsi, "EIO", eio, sizeof(eio)) < 0 || strcmp(eio, "4"))
+        return reject(wsi, "Unsupported protocol version");
+    if (sg_http_query(wsi, "sid", sid, sizeof(sid)) >= 0) {
+        sg_session_t *s = sg_session_find(srv, sid, strlen(sid));
+        if (!s || !!s->echo != echo || s->state != SG_SESS_OPEN)
+            return reject(wsi, "Session ID unknown");
+        if (s->transport != SG_TR_POLLING || s->probe || s->upgrading)
+            return reject(wsi, "Bad request");
+    } else if (srv->cfg.max_sessions && sg_map_count(srv->sessions) >= srv->cfg.max_sessions) {
+        return reject(wsi, "Server full");
+    }
+    return 0;
+}
+
+static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
+{
+    char path[512] = "", sid[64];
+    memset(pss, 0, sizeof(*pss));
+    pss->kind = SG_PSS_WS;
+    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+    int echo = srv->eio_echo_path && strncmp(path, srv->cfg.path, strlen(srv->cfg.path)) &&
+               !strncmp(path, srv->eio_echo_path, strlen(srv->eio_echo_path));
+    if (sg_http_query(wsi, "sid", sid, sizeof(sid)) >= 0) {
+        sg_session_t *s = sg_session_find(srv, sid, strlen(sid));
+        if (!s || s->state != SG_SESS_OPEN || s->transport != SG_TR_POLLING || s->probe) {
+            /* It changed between the filter and now: close this socket. */
+            pss->closing = 1;
+            lws_callback_on_writable(wsi);
+            return;
+        }
+        s->probe = wsi;
+        s->upgrade_deadline = sg_now_ms(srv) + srv->cfg.upgrade_timeout;
+        sg_session_schedule_aux(s);
+        pss->sess = s;
+        pss->probing = 1;
+        return;
+    }
+    sg_session_t *s = sg_session_new(srv, SG_TR_WEBSOCKET, echo);
+    s->handshake = sg_http_handshake_json(wsi);
+    s->ws = wsi;
+    pss->sess = s;
+    sg_buf_t *open = sg_eio_encode_open(s->sid, 0, srv->cfg.ping_interval, srv->cfg.ping_timeout,
+                                        srv->cfg.max_http_buffer_size);
+    sg_session_send(s, open, 0);
+    sg_buf_unref(open);
+}
+
+static void abort_probe(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
+{
+    SG_DEBUG(s->srv, "session %s: upgrade aborted", s->sid);
+    if (s->probe == wsi) {
+        s->probe = NULL;
+        s->upgrading = 0;
+        s->upgrade_deadline = 0;
+        sg_session_schedule_aux(s);
+        sg_session_flush(s);
+    }
+    pss->sess = NULL;
+    pss->closing = 1;
+    lws_callback_on_writable(wsi);
+}
+
+static void on_probe_frame(sg_session_t *s, struct lws *wsi, sg_pss_t *pss, const char *d,
+                           size_t len, int binary)
+{
+    if (!binary && len == 6 && !memcmp(d, "2probe", 6) && !s->upgrading) {
+        pss->probe_out = sg_buf_ref(s->srv->probe_buf);
+        lws_callback_on_writable(wsi);
+        sg_session_on_upgrade_probe(s);
+        return;
+    }
+    if (!binary && len == 1 && d[0] == '5' && s->upgrading) {
+        pss->probing = 0;
+        sg_session_on_upgrade_done(s, wsi);
+        return;
+    }
+    abort_probe(s, wsi, pss);
+}
+
+static void on_frame(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const unsigned char *d,
+                     size_t len, int binary)
+{
+    sg_session_t *s = pss->sess;
+    if (!s)
+        return;
+    if (pss->probing) {
+        on_probe_frame(s, wsi, pss, (const char *)d, len, binary);
+        return;
+    }
+    if (s->ws != wsi)
+        return;
+    sg_eio_packet_t p;
+    if (binary) {
+        memset(&p, 0, sizeof(p));
+        p.type = SG_EIO_MESSAGE;
+        p.binary = 1;
+        p.bin = sg_buf_new_copy(d, len);
+        p.bin->flags |= SG_BUF_BINARY;
+        p.data = p.bin->data;
+        p.len = len;
+        sg_session_on_packet(s, &p);
+        sg_buf_unref(p.bin);
+        return;
+    }
+    if (sg_eio_decode_text(d, len, &p) != 0) {
+        SG_DEBUG(srv, "session %s: invalid packet on websocket", s->sid);
+        sg_session_close(s, "parse error", 0);
+        return;
+    }
+    sg_session_on_packet(s, &p);
+}
+
+static int on_receive(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const void *in,
+                      size_t len)
+{
+    int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+    int binary = lws_frame_is_binary(wsi);
+    if (pss->in.len + len > srv->cfg.max_http_buffer_size) {
+        /* Like the ws package under Node: refuse with 1009. */
+        if (pss->sess && pss->sess->ws == wsi) {
+            pss->sess->ws = NULL;
+            sg_session_close(pss->sess, "transport error", 0);
+        }
+        pss->sess = NULL;
+        sg_sbuf_reset(&pss->in);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+        return -1;
+    }
+    if (final && pss->in.len == 0) {
+        on_frame(srv, wsi, pss, in, len, binary);
+        return 0;
+    }
+    sg_sbuf_append(&pss->in, in, len);
+    if (final) {
+        on_frame(srv, wsi, pss, sg_sbuf_data(&pss->in), pss->in.len, binary);
+        sg_sbuf_reset(&pss->in);
+    }
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, sg_pss_t *pss)
+{
+    if (pss->closing) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    if (pss->probe_out) {
+        sg_buf_t *b = pss->probe_out;
+        pss->probe_out = NULL;
+        int n = lws_write(wsi, b->data, b->len, LWS_WRITE_TEXT);
+        sg_buf_unref(b);
+        return n < 0 ? -1 : 0;
+    }
+    sg_session_t *s = pss->sess;
+    if (!s || s->ws != wsi)
+        return 0;
+    sg_buf_t *b = sg_outq_pop(&s->q);
+    if (!b)
+        return 0;
+    int n = lws_write(wsi, b->data, b->len,
+                      (b->flags & SG_BUF_BINARY) ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    sg_buf_unref(b);
+    if (n < 0)
+        return -1;
+    if (!sg_outq_empty(&s->q))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void on_closed(struct lws *wsi, sg_pss_t *pss)
+{
+    sg_session_t *s = pss->sess;
+    pss->sess = NULL;
+    sg_sbuf_reset(&pss->in);
+    sg_buf_unref(pss->probe_out);
+    pss->probe_out = NULL;
+    if (!s)
+        return;
+    if (s->probe == wsi) {
+        s->probe = NULL;
+        s->upgrading = 0;
+        s->upgrade_deadline = 0;
+        sg_session_schedule_aux(s);
+        sg_session_flush(s);
+    }
+    if (s->ws == wsi) {
+        s->ws = NULL;
+        sg_session_close(s, "transport close", 0);
+    }
+}
+
+int sg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    sg_server_t *srv = lws_context_user(lws_get_context(wsi));
+    sg_pss_t *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return on_filter(srv, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        on_established(srv, wsi, pss);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(srv, wsi, pss, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(wsi, pss);
+    case LWS_CALLBACK_CLOSED:
+        on_closed(wsi, pss);
+        return 0;
+    default:
+        return 0;
+    }
+}
