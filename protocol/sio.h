@@ -51,7 +51,9 @@ void sg_sio_packet_clear(sg_sio_packet_t *p);
  *  none; DISCONNECT: none; EVENT: array with a string or number first element
  *  that is not a reserved name; ACK: array; CONNECT_ERROR: object or string).
  *  On success p->attachments says how many binary messages must follow
- *  (0 for a complete packet). Returns 0 or SG_EINVAL / SG_ETOOBIG. */
+ *  (0 for a complete packet). Returns 0 or SG_EINVAL / SG_ETOOBIG.
+ *  p is overwritten without being released first (it need not be
+ *  initialised); on failure it owns nothing. limits may be NULL (10). */
 int sg_sio_decode(const void *s, size_t len, const sg_sio_limits_t *limits, sg_sio_packet_t *p);
 
 /** Feed one binary message to a packet awaiting attachments (takes a new
