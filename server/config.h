@@ -33,6 +33,7 @@ typedef struct sg_config {
     /* HTTP */
     char *cors_origin;        /* cors: "" (no CORS headers), "*" or comma-separated origins */
     int cors_credentials;     /* corsCredentials: false */
+    char *handshake_headers;  /* handshakeHeaders: extra header names kept in socket.handshake */
     int serve_client;         /* serveClient: true */
     char *client_dir;         /* clientDir: directory holding socket.io.min.js etc. */
     char *static_dir;         /* staticDir: directory served at "/" ("" = none) */
