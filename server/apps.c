@@ -128,17 +128,30 @@ static void on_disconnect_me(sg_socket_t *s, const char *ev, sg_data_t *args, sg
     sg_socket_disconnect(s, 0);
 }
 
+/* Reply {err, args|responses} keeping binary values binary. */
+static void emit_result(sg_socket_t *s, const char *event, const char *key, int err,
+                        sg_data_t **srcs, size_t n, int first_only)
+{
+    sg_data_t *d = sg_data_new();
+    json_t *list = json_array();
+    for (size_t k = 0; k < n; k++) {
+        size_t count = first_only ? 1 : sg_data_count(srcs[k]);
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new(list, sg_data_import(d, srcs[k], sg_data_get(srcs[k], i)));
+    }
+    json_t *res = json_object();
+    json_object_set_new(res, "err", err ? json_string("timeout") : json_null());
+    json_object_set_new(res, key, list);
+    sg_data_push(d, res);
+    if (sg_socket_connected(s))
+        sg_socket_emit(s, event, d);
+    sg_data_free(d);
+}
+
 static void on_request_acked(sg_socket_t *s, int err, sg_data_t *args, void *ud)
 {
-    if (err == SG_ESTATE)
-        return;
-    json_t *res = json_object();
-    json_t *list = json_array();
-    for (size_t i = 0; err == 0 && i < sg_data_count(args); i++)
-        json_array_append(list, sg_data_get(args, i));
-    json_object_set_new(res, "err", err ? json_string("timeout") : json_null());
-    json_object_set_new(res, "args", list);
-    emit1(s, "ack result", res);
+    if (err != SG_ESTATE)
+        emit_result(s, "ack result", "args", err, &args, err ? 0 : 1, 0);
     sg_socket_unref(s);
 }
 
@@ -158,18 +171,7 @@ static void on_emit_with_ack(sg_socket_t *s, const char *ev, sg_data_t *args, sg
 static void on_bcast_acked(int err, sg_data_t **responses, size_t n, void *ud)
 {
     sg_socket_t *s = ud;
-    json_t *res = json_object();
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *first = sg_data_get(responses[i], 0);
-        json_array_append(list, first ? first : json_null());
-    }
-    json_object_set_new(res, "err", err ? json_string("timeout") : json_null());
-    json_object_set_new(res, "responses", list);
-    if (sg_socket_connected(s))
-        emit1(s, "broadcast ack result", res);
-    else
-        json_decref(res);
+    emit_result(s, "broadcast ack result", "responses", err, responses, n, 1);
     sg_socket_unref(s);
 }
 

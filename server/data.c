@@ -90,6 +90,11 @@ static json_t *copy_remap(const json_t *v, const sg_data_t *src, sg_data_t *dst)
     return json_incref((json_t *)v);
 }
 
+json_t *sg_data_import(sg_data_t *d, const sg_data_t *src, const json_t *v)
+{
+    return v ? copy_remap(v, src, d) : json_null();
+}
+
 void sg_data_push_from(sg_data_t *d, const sg_data_t *src, size_t from)
 {
     if (!src)

@@ -26,6 +26,7 @@ static const char *status_text(int status)
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -167,7 +168,7 @@ static void put_json_string(sg_sbuf_t *sb, const char *s)
     json_decref(j);
 }
 
-char *sg_http_handshake_json(struct lws *wsi)
+char *sg_http_handshake_json(const sg_server_t *srv, struct lws *wsi)
 {
     sg_sbuf_t sb;
     char val[2048], name[64];
@@ -199,6 +200,28 @@ char *sg_http_handshake_json(struct lws *wsi)
         put_json_string(&sb, name);
         sg_sbuf_putc(&sb, ':');
         put_json_string(&sb, val);
+    }
+    /* lws indexes only the headers it knows; others must be asked by name. */
+    const char *extra = srv->cfg.handshake_headers;
+    while (extra && *extra) {
+        const char *e = strchr(extra, ',');
+        size_t l = e ? (size_t)(e - extra) : strlen(extra);
+        if (l && l + 2 < sizeof(name)) {
+            for (size_t i = 0; i < l; i++)
+                name[i] = (char)tolower((unsigned char)extra[i]);
+            name[l] = ':';
+            name[l + 1] = '\0';
+            if (lws_hdr_custom_copy(wsi, val, sizeof(val), name, (int)l + 1) >= 0) {
+                name[l] = '\0';
+                if (!first)
+                    sg_sbuf_putc(&sb, ',');
+                first = 0;
+                put_json_string(&sb, name);
+                sg_sbuf_putc(&sb, ':');
+                put_json_string(&sb, val);
+            }
+        }
+        extra = e ? e + 1 : NULL;
     }
     time_t now = time(NULL);
     struct tm tm;

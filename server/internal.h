@@ -182,7 +182,7 @@ int sg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 /** Build a polling response from the session's queue into pss->resp. */
 void sg_polling_answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only);
 /** socket.handshake (without auth) as JSON text, from the request headers. */
-char *sg_http_handshake_json(struct lws *wsi);
+char *sg_http_handshake_json(const sg_server_t *srv, struct lws *wsi);
 /** Query parameter name of the current request into buf; length or -1. */
 int sg_http_query(struct lws *wsi, const char *name, char *buf, size_t len);
 /** Send a complete HTTP response now (status line, headers, body). Returns

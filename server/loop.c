@@ -43,6 +43,7 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
     srv->cfg.path = sg_strdup(cfg->path);
     srv->cfg.namespaces = sg_strdup(cfg->namespaces);
     srv->cfg.cors_origin = sg_strdup(cfg->cors_origin);
+    srv->cfg.handshake_headers = sg_strdup(cfg->handshake_headers);
     srv->cfg.client_dir = sg_strdup(cfg->client_dir);
     srv->cfg.static_dir = sg_strdup(cfg->static_dir);
     srv->cfg.app = sg_strdup(cfg->app);

@@ -1,10 +1,13 @@
 /* polling.c - Engine.IO HTTP long-polling: handshake, held GETs, POSTed
  * payloads, and the order of checks Node's engine.io applies. */
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "eio.h"
 #include "internal.h"
+
+int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss);
 
 /* Build the response to a held or fresh GET and detach the request from the
  * session: the bytes live in the request's own state from here on, so the
@@ -70,7 +73,7 @@ static int handshake(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int echo)
         return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, "Server full", 11);
     }
     sg_session_t *s = sg_session_new(srv, SG_TR_POLLING, echo);
-    s->handshake = sg_http_handshake_json(wsi);
+    s->handshake = sg_http_handshake_json(srv, wsi);
     sg_buf_t *open = sg_eio_encode_open(s->sid, srv->cfg.transport_websocket,
                                         srv->cfg.ping_interval, srv->cfg.ping_timeout,
                                         srv->cfg.max_http_buffer_size);
@@ -115,10 +118,18 @@ static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
         sg_session_close(s, "transport error", 0);
         return sg_http_respond(wsi, 400, NULL, NULL, NULL, 0);
     }
-    char cl[32];
-    if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-        strtoull(cl, NULL, 10) > s->srv->cfg.max_http_buffer_size) {
-        pss->status = 413;
+    char cl[32], te[64];
+    if (lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* lws 4.1 cannot read chunked request bodies; every Engine.IO client
+         * sends Content-Length, so refuse clearly instead of hanging. */
+        sg_http_respond(wsi, 411, "text/plain; charset=utf-8", "Connection: close\r\n",
+                        "Content-Length required", 23);
+        return -1;
+    }
+    unsigned long long clen = 0;
+    if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        clen = strtoull(cl, NULL, 10);
+    if (clen > s->srv->cfg.max_http_buffer_size) {
         sg_http_respond(wsi, 413, NULL, "Connection: close\r\n", NULL, 0);
         return -1; /* do not read the oversized body */
     }
@@ -126,6 +137,8 @@ static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     pss->sess = s;
     pss->body_max = s->srv->cfg.max_http_buffer_size;
     s->post = wsi;
+    if (clen == 0)
+        return sg_polling_body_done(wsi, pss); /* lws reports no body events */
     return 0;
 }
 

@@ -65,6 +65,10 @@ void sg_data_push(sg_data_t *d, json_t *v);
 void sg_data_push_binary(sg_data_t *d, const void *p, size_t len);
 /** Append src's arguments from index `from` on (binary values shared). */
 void sg_data_push_from(sg_data_t *d, const sg_data_t *src, size_t from);
+/** Copy value v of src (an argument or part of one) for use in d: binary
+ *  values are re-pointed at buffers shared into d. Returns a new reference
+ *  to place anywhere inside d's arguments. */
+json_t *sg_data_import(sg_data_t *d, const sg_data_t *src, const json_t *v);
 /** Convenience: data from a JSON array (reference stolen). */
 sg_data_t *sg_data_from_json(json_t *array);
 

@@ -372,7 +372,8 @@ void sg_sio_on_message(sg_session_t *sess, const unsigned char *data, size_t len
         pkt = sess->partial;
         int rc = pkt ? sg_sio_add_attachment(pkt, bin) : SG_ESTATE;
         if (rc < 0) {
-            sg_session_close(sess, "parse error", 0);
+            /* socket.io (not engine.io) rejects it: Node closes with "forced close". */
+            sg_session_close(sess, "forced close", 0);
             return;
         }
         if (rc == 0)
@@ -380,7 +381,7 @@ void sg_sio_on_message(sg_session_t *sess, const unsigned char *data, size_t len
         sess->partial = NULL;
     } else {
         if (sess->partial) {
-            sg_session_close(sess, "parse error", 0);
+            sg_session_close(sess, "forced close", 0);
             return;
         }
         sg_sio_limits_t lim = {sess->srv->cfg.max_attachments};
@@ -390,7 +391,7 @@ void sg_sio_on_message(sg_session_t *sess, const unsigned char *data, size_t len
             SG_DEBUG(sess->srv, "session %s: invalid Socket.IO packet", sess->sid);
             sg_sio_packet_clear(pkt);
             sg_free(pkt);
-            sg_session_close(sess, "parse error", 0);
+            sg_session_close(sess, "forced close", 0);
             return;
         }
         if (pkt->attachments > 0) {

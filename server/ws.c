@@ -63,7 +63,7 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
         return;
     }
     sg_session_t *s = sg_session_new(srv, SG_TR_WEBSOCKET, echo);
-    s->handshake = sg_http_handshake_json(wsi);
+    s->handshake = sg_http_handshake_json(srv, wsi);
     s->ws = wsi;
     pss->sess = s;
     sg_buf_t *open = sg_eio_encode_open(s->sid, 0, srv->cfg.ping_interval, srv->cfg.ping_timeout,

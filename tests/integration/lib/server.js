@@ -1,0 +1,147 @@
+'use strict';
+// Starts the server under test on a free loopback port: the siogate binary
+// ($SG_BIN) or, with SG_REF=1, the Node reference server (ref-server.js).
+// Every started process is killed (SIGTERM, then SIGKILL) by stop(), and its
+// stderr is printed when the test file fails or the process dies early.
+
+const { spawn } = require('node:child_process');
+const net = require('node:net');
+const path = require('node:path');
+const fs = require('node:fs');
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = Number(process.env.SG_READY_TIMEOUT_MS || 20000);
+const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
+const useRef = process.env.SG_REF === '1';
+
+const started = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function command(port, app, settings) {
+  const args = ['--host', HOST, '--port', String(port), '--app', app, '--log-level', process.env.SG_LOG_LEVEL || 'warn'];
+  for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
+  if (useRef) return { file: process.execPath, args: [path.join(__dirname, '..', 'ref-server.js'), ...args] };
+  const bin = process.env.SG_BIN;
+  if (!bin) throw new Error('SG_BIN is not set (path to the siogate binary); set SG_REF=1 to use the Node reference server');
+  if (!fs.existsSync(bin)) throw new Error(`SG_BIN=${bin} does not exist`);
+  return { file: bin, args };
+}
+
+async function startOnce(app, settings) {
+  const port = await freePort();
+  const { file, args } = command(port, app, settings);
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const log = [];
+  const entry = { child, log, label: `${path.basename(file)} ${args.join(' ')}`, exited: false, stopping: false };
+  started.push(entry);
+  child.stdout.on('data', (d) => log.push(d.toString()));
+  let buf = '';
+  let ready = false;
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      fail(new Error(`server did not print its readiness line within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
+    function fail(err) {
+      clearTimeout(timer);
+      err.message += `\ncommand: ${entry.label}\n--- server output ---\n${log.join('')}`;
+      kill(entry).then(() => reject(err));
+    }
+    child.stderr.on('data', (d) => {
+      const s = d.toString();
+      log.push(s);
+      if (ready) return;
+      buf += s;
+      const m = READY_RE.exec(buf);
+      if (m && Number(m[1]) === port) {
+        clearTimeout(timer);
+        ready = true;
+        buf = '';
+        resolve(makeHandle(entry, port));
+      }
+    });
+    child.on('error', (e) => { if (!ready) fail(e); });
+    child.on('exit', (code, signal) => {
+      entry.exited = true;
+      if (!entry.stopping) {
+        log.push(`\n[server exited: code=${code} signal=${signal}]\n`);
+        if (!ready) fail(new Error(`server exited early (code=${code} signal=${signal})`));
+      }
+    });
+  });
+}
+
+function makeHandle(entry, port) {
+  return {
+    port,
+    host: HOST,
+    url: `http://${HOST}:${port}`,
+    pid: entry.child.pid,
+    logs: () => entry.log.join(''),
+    alive: () => !entry.exited,
+    stop: () => kill(entry),
+  };
+}
+
+function kill(entry) {
+  entry.stopping = true;
+  const { child } = entry;
+  if (entry.exited || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      try { child.kill('SIGKILL'); } catch {}
+    }, 4000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    try { child.kill('SIGTERM'); } catch { clearTimeout(t); resolve(); }
+  });
+}
+
+/**
+ * Start the server under test.
+ * @param {object} [o]
+ * @param {string} [o.app='chat']
+ * @param {object} [o.settings] name -> value, passed as --set name=value
+ */
+async function startServer(o = {}) {
+  const app = o.app || 'chat';
+  const settings = o.settings || {};
+  let lastErr;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(app, settings);
+    } catch (e) {
+      lastErr = e;
+      // only retry when the free port was taken in the meantime
+      if (!/EADDRINUSE|address already in use|bind/i.test(e.message)) break;
+    }
+  }
+  throw lastErr;
+}
+
+// Print the servers' output when the test file fails (node:test sets a
+// non-zero exit code) or when a server died on its own.
+process.on('exit', (code) => {
+  for (const e of started) {
+    if (code !== 0 || (e.exited && !e.stopping)) {
+      fs.writeSync(2, `\n===== output of ${e.label} =====\n${e.log.join('')}\n===== end of server output =====\n`);
+    }
+    if (!e.exited) {
+      try { e.child.kill('SIGKILL'); } catch {}
+    }
+  }
+});
+
+module.exports = { startServer, HOST, useRef };
