@@ -54,6 +54,10 @@ int sg_http_respond(struct lws *wsi, int status, const char *ctype, const char *
         sg_sbuf_puts(&sb, pss->cors);
     if (extra)
         sg_sbuf_puts(&sb, extra);
+    /* Say it back: Node's keep-alive agent otherwise reuses the connection
+     * that lws is about to close. */
+    if (pss && pss->conn_close && !(extra && strstr(extra, "Connection:")))
+        sg_sbuf_puts(&sb, "Connection: close\r\n");
     sg_sbuf_puts(&sb, "\r\n");
     if (len)
         sg_sbuf_append(&sb, body, len);
@@ -355,6 +359,12 @@ static int on_http(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const char 
     sg_buf_unref(pss->resp);
     sg_free(pss->cors);
     memset(pss, 0, sizeof(*pss));
+    char conn[64];
+    if (header(wsi, WSI_TOKEN_CONNECTION, conn, sizeof(conn)) >= 0) {
+        for (char *c = conn; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        pss->conn_close = strstr(conn, "close") != NULL;
+    }
     if (!strncmp(path, srv->cfg.path, pl)) {
         if (srv->cfg.serve_client) {
             for (int i = 0; client_files[i]; i++)

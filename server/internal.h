@@ -39,6 +39,7 @@ typedef struct sg_pss {
     uint8_t probing;     /* websocket: upgrade probe not finished */
     uint8_t closing;     /* websocket: close on next writeable */
     uint8_t echo;        /* bare Engine.IO endpoint */
+    uint8_t conn_close;  /* http: the client asked for Connection: close */
     int status;          /* http: deferred status for POST */
     sg_sbuf_t in;        /* POST body / fragmented websocket message */
     sg_buf_t *resp;      /* http: response to write */
@@ -128,7 +129,8 @@ struct sg_server {
     uv_loop_t *loop;
     uv_loop_t own_loop;
     int owns_loop;
-    struct lws_context *ctx;
+    struct lws_context *ctx;      /* NULL once shutdown began */
+    struct lws_context *ctx_live; /* NULLed by lws when the context is fully gone */
     struct lws_vhost *vhost;
     struct lws_protocols protocols[2];
     sg_map_t *sessions;
@@ -149,6 +151,9 @@ struct sg_server {
     void *app;
     void (*app_free)(void *);
 };
+
+/* ---- loop.c ---- */
+void sg_server__finish_lws(sg_server_t *srv);
 
 /* ---- util.c ---- */
 uint64_t sg_now_ms(const sg_server_t *srv);

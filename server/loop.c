@@ -1,6 +1,10 @@
 /* loop.c - server lifecycle: the libuv loop, the libwebsockets context that
  * joins it as a foreign loop, signals, and deferred frees. */
+#include <errno.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,8 +94,40 @@ static void lws_log_to_ours(int level, const char *line)
     fprintf(stderr, "lws: %s", line);
 }
 
+/* lws 4.1 creates its context even when the listener cannot bind, and a
+ * context torn down outside the loop unloads its event-lib plugin under
+ * handles still closing. So find out first, with a plain bind. */
+static int probe_listen(sg_server_t *srv)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[16];
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(port, sizeof(port), "%d", srv->cfg.port);
+    int rc = getaddrinfo(srv->cfg.host, port, &hints, &ai);
+    if (rc != 0) {
+        SG_ERR(srv, "cannot resolve host '%s': %s", srv->cfg.host, gai_strerror(rc));
+        return SG_EIO;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    rc = fd < 0 ? -1 : 0;
+    if (rc == 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (rc == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        rc = -1;
+    if (rc != 0)
+        SG_ERR(srv, "cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc == 0 ? 0 : SG_EIO;
+}
+
 int sg_server_start(sg_server_t *srv)
 {
+    if (probe_listen(srv) != 0)
+        return SG_EIO;
     struct lws_context_creation_info info;
     void *foreign[1] = {srv->loop};
 
@@ -109,6 +145,9 @@ int sg_server_start(sg_server_t *srv)
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
+    /* With a foreign loop, destruction finishes inside the loop; lws clears
+     * this pointer when it is complete. */
+    info.pcontext = &srv->ctx_live;
     /* lws arms a content timeout of timeout_secs after every request; a held
      * polling GET is answered at the latest by the next ping, so the timeout
      * must outlast a ping interval. */
@@ -116,7 +155,7 @@ int sg_server_start(sg_server_t *srv)
     info.keepalive_timeout = 60;
     info.max_http_header_data = 8192;
     info.pt_serv_buf_size = 32768;
-    srv->ctx = lws_create_context(&info);
+    srv->ctx = srv->ctx_live = lws_create_context(&info);
     if (!srv->ctx) {
         SG_ERR(srv, "cannot listen on %s:%d (lws context creation failed)", srv->cfg.host,
                srv->cfg.port);
@@ -130,6 +169,16 @@ int sg_server_start(sg_server_t *srv)
     /* The integration tests wait for this exact phrase. */
     fprintf(stderr, "listening on http://%s:%d\n", srv->cfg.host, port);
     return 0;
+}
+
+/* Called once the loop ran dry after sg_server_stop: a second destroy call
+ * completes what the first one could not finish inside the loop. */
+void sg_server__finish_lws(sg_server_t *srv)
+{
+    for (int i = 0; srv->ctx_live && i < 4; i++) {
+        lws_context_destroy(srv->ctx_live);
+        uv_run(srv->loop, UV_RUN_DEFAULT);
+    }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -149,7 +198,9 @@ int sg_server_run(sg_server_t *srv, int handle_signals)
         uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
         srv->signals_on = 1;
     }
-    return uv_run(srv->loop, UV_RUN_DEFAULT);
+    int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
+    sg_server__finish_lws(srv);
+    return rc;
 }
 
 static void on_reap(uv_idle_t *h)
@@ -201,6 +252,7 @@ void sg_server_free(sg_server_t *srv)
         sg_server_stop(srv);
         uv_run(srv->loop, UV_RUN_DEFAULT);
     }
+    sg_server__finish_lws(srv);
     if (srv->app_free)
         srv->app_free(srv->app);
     sg_nsp_free_all(srv);

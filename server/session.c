@@ -104,10 +104,14 @@ void sg_session_flush(sg_session_t *s)
 
 static void kill_ws(struct lws *wsi)
 {
+    /* Closed from its own writeable callback (lws closes a wsi safely only
+     * from inside its service). */
     sg_pss_t *pss = lws_wsi_user(wsi);
-    if (pss)
+    if (pss) {
         pss->sess = NULL;
-    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        pss->closing = 1;
+    }
+    lws_callback_on_writable(wsi);
 }
 
 void sg_session_close(sg_session_t *s, const char *reason, int graceful)

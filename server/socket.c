@@ -178,6 +178,7 @@ static void socket_onclose(sg_socket_t *s, const char *reason)
         pending_free(pa);
     }
     retire(s);
+    sg_socket_unref(s);
 }
 
 void sg_sio_on_close(sg_session_t *sess, const char *reason)

@@ -31,8 +31,8 @@ static int on_filter(sg_server_t *srv, struct lws *wsi)
         sg_session_t *s = sg_session_find(srv, sid, strlen(sid));
         if (!s || !!s->echo != echo || s->state != SG_SESS_OPEN)
             return reject(wsi, "Session ID unknown");
-        if (s->transport != SG_TR_POLLING || s->probe || s->upgrading)
-            return reject(wsi, "Bad request");
+        /* Already upgraded or upgrading: like Node, complete the handshake and
+         * close at once (on_established), leaving the first WebSocket alone. */
     } else if (srv->cfg.max_sessions && sg_map_count(srv->sessions) >= srv->cfg.max_sessions) {
         return reject(wsi, "Server full");
     }

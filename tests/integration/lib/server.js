@@ -89,23 +89,33 @@ function makeHandle(entry, port) {
     pid: entry.child.pid,
     logs: () => entry.log.join(''),
     alive: () => !entry.exited,
-    stop: () => kill(entry),
+    stop: async () => {
+      const diedEarly = entry.exited && !entry.stopping;
+      const { code, signal } = await kill(entry);
+      // siogate must survive the whole file and exit 0 on SIGTERM: a crash,
+      // a sanitizer report or a leak found at exit makes the file fail.
+      if (!process.env.SG_REF && (diedEarly || code !== 0 || signal)) {
+        throw new Error(`siogate did not exit cleanly (code=${code} signal=${signal}${diedEarly ? ', died before stop' : ''})\n--- server output ---\n${entry.log.join('')}`);
+      }
+    },
   };
 }
 
 function kill(entry) {
   entry.stopping = true;
   const { child } = entry;
-  if (entry.exited || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (entry.exited || child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
   return new Promise((resolve) => {
     const t = setTimeout(() => {
       try { child.kill('SIGKILL'); } catch {}
     }, 4000);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       clearTimeout(t);
-      resolve();
+      resolve({ code, signal });
     });
-    try { child.kill('SIGTERM'); } catch { clearTimeout(t); resolve(); }
+    try { child.kill('SIGTERM'); } catch { clearTimeout(t); resolve({ code: null, signal: null }); }
   });
 }
 
