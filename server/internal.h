@@ -97,7 +97,7 @@ struct sg_nsp {
     char *name;
     sg_server_t *srv;
     sg_adapter_t *adapter;
-    sg_handler_t *middleware, *on_connection, *on_disconnect, *events;
+    sg_handler_t *middleware, *on_connection, *on_disconnect, *events, *server_events;
     sg_map_t *event_map; /* event name -> sg_handler_t */
     sg_handler_t *any;
     int64_t next_ack_id; /* shared by every socket of the namespace, as in Node */

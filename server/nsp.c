@@ -52,6 +52,7 @@ void sg_nsp_free_all(sg_server_t *srv)
         free_handlers(nsp->on_connection);
         free_handlers(nsp->on_disconnect);
         free_handlers(nsp->events);
+        free_handlers(nsp->server_events);
         sg_map_free(nsp->event_map);
         sg_free(nsp->name);
         sg_free(nsp);
@@ -107,6 +108,36 @@ void sg_nsp_on(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud)
 size_t sg_nsp_socket_count(const sg_nsp_t *nsp)
 {
     return sg_adapter_socket_count(nsp->adapter);
+}
+
+static void add_room_name(const char *room, size_t len, void *ud)
+{
+    json_array_append_new(ud, json_stringn(room, len));
+}
+
+json_t *sg_nsp_all_rooms(const sg_nsp_t *nsp)
+{
+    json_t *a = json_array();
+    sg_adapter_all_rooms(nsp->adapter, add_room_name, a);
+    return a;
+}
+
+void sg_nsp_on_server_event(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud)
+{
+    sg_handler_t *h = append(&nsp->server_events, ud);
+    h->cb.ev = cb;
+    h->event = sg_strdup(event);
+}
+
+int sg_nsp_server_side_emit(sg_nsp_t *nsp, const char *event, const sg_data_t *args,
+                            sg_bcast_ack_cb cb, void *ud)
+{
+    if (sg_sio_is_reserved_event(event))
+        return SG_EINVAL;
+    /* Single node: no other server can receive it. */
+    if (cb)
+        cb(0, NULL, 0, ud);
+    return 0;
 }
 
 size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room)

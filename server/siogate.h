@@ -26,6 +26,10 @@ typedef struct sg_data sg_data_t;
 typedef struct sg_ack sg_ack_t;
 typedef struct sg_bcast sg_bcast_t;
 
+/** Result of an emit that collects acknowledgements from many clients or
+ *  servers: err 0 or SG_ETIMEOUT, and the responses received (borrowed). */
+typedef void (*sg_bcast_ack_cb)(int err, sg_data_t **responses, size_t n, void *ud);
+
 /* ---- server ---- */
 
 /** Create a server. cfg is copied. loop may be NULL (the server then owns a
@@ -92,6 +96,17 @@ void sg_nsp_on_disconnect(sg_nsp_t *nsp, sg_disconnect_cb cb, void *ud);
 /** Handler for one event name; event "*" catches events with no handler. */
 void sg_nsp_on(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud);
 size_t sg_nsp_socket_count(const sg_nsp_t *nsp);
+/** Every room of the namespace (on this node: rooms with a local socket,
+ *  socket ids included) as a new JSON array of strings. */
+json_t *sg_nsp_all_rooms(const sg_nsp_t *nsp);
+/** Handler for events sent by other servers of the cluster (serverSideEmit).
+ *  ack is non-NULL when the sender expects an answer. */
+void sg_nsp_on_server_event(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud);
+/** Emit an event to the other servers of the cluster (Node's
+ *  serverSideEmit). With the in-memory adapter there are no other servers:
+ *  nothing is sent, and an ack callback runs at once with no responses. */
+int sg_nsp_server_side_emit(sg_nsp_t *nsp, const char *event, const sg_data_t *args,
+                            sg_bcast_ack_cb cb, void *ud);
 /** Number of local sockets in room. */
 size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room);
 
@@ -151,9 +166,7 @@ void sg_bcast_free(sg_bcast_t *b);
 /** Each of these consumes b. */
 int sg_bcast_emit(sg_bcast_t *b, const char *event, const sg_data_t *args);
 /** Broadcast expecting one ack per client within the timeout (default 5000
- *  ms when none was set). cb gets err 0 or SG_ETIMEOUT and the responses
- *  received (borrowed array of n). */
-typedef void (*sg_bcast_ack_cb)(int err, sg_data_t **responses, size_t n, void *ud);
+ *  ms when none was set). */
 int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
                       sg_bcast_ack_cb cb, void *ud);
 void sg_bcast_sockets_join(sg_bcast_t *b, const char *room);
