@@ -61,6 +61,7 @@ struct sg_session {
     uint8_t client_close; /* closed by the client: pending GET gets noop */
     uint8_t echo;        /* bare Engine.IO echo session */
     uint8_t timers_open; /* uv timers still to be closed */
+    uint8_t flush_queued; /* on the server's flush list */
     struct lws *ws;      /* active websocket */
     struct lws *probe;   /* websocket being probed for upgrade */
     struct lws *get;     /* pending polling GET */
@@ -77,6 +78,7 @@ struct sg_session {
     sg_sio_packet_t *partial; /* packet waiting for binary attachments */
     char *handshake;     /* JSON text: headers, address, url, query, time */
     const char *pending_close; /* close requested from inside a delivery loop */
+    sg_session_t *flush_next;
     sg_session_t *reap_next;
     sg_session_t *close_next;
 };
@@ -143,6 +145,10 @@ struct sg_server {
     int reaper_on;
     sg_session_t *reap_list;
     sg_session_t *close_list;
+    sg_session_t *flush_list; /* WebSocket sessions with frames to write */
+    uv_idle_t flusher;
+    int flusher_on;
+    sg_sbuf_t wbuf;           /* scratch for coalesced WebSocket frames */
     sg_socket_t **dead_sockets;
     size_t ndead, capdead;
     sg_buf_t *ping_buf, *noop_buf, *close_buf, *probe_buf;
@@ -178,6 +184,13 @@ void sg_session_on_upgrade_probe(sg_session_t *s);
 void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi);
 void sg_session_schedule_aux(sg_session_t *s);
 void sg_server_want_reap(sg_server_t *srv);
+void sg_server_want_flush(sg_server_t *srv);
+
+/* ---- ws.c ---- */
+/** Write every queued frame of a WebSocket session in one lws_write. */
+int sg_ws_flush(sg_session_t *s, struct lws *wsi);
+/** Run the deferred flushes (the loop calls it once per iteration). */
+void sg_ws_flush_all(sg_server_t *srv);
 
 /* ---- http.c / ws.c ---- */
 int sg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -70,6 +70,9 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
     srv->probe_buf = static_packet("3probe");
     uv_idle_init(srv->loop, &srv->reaper);
     srv->reaper.data = srv;
+    uv_idle_init(srv->loop, &srv->flusher);
+    srv->flusher.data = srv;
+    sg_sbuf_init(&srv->wbuf);
     sg_server_of(srv, "/");
     /* Extra namespaces from the configuration: "a,b" or "/a,/b". */
     if (srv->cfg.namespaces && *srv->cfg.namespaces) {
@@ -138,6 +141,8 @@ int sg_server_start(sg_server_t *srv)
     srv->protocols[0].per_session_data_size = sizeof(sg_pss_t);
     srv->protocols[0].rx_buffer_size = srv->cfg.ws_rx_buffer;
     srv->protocols[0].user = srv;
+    /* Without this lws sends at most rx_buffer_size bytes per write. */
+    srv->protocols[0].tx_packet_size = 1u << 20;
     info.protocols = srv->protocols;
     info.port = srv->cfg.port;
     info.iface = srv->cfg.host;
@@ -222,6 +227,24 @@ void sg_server_want_reap(sg_server_t *srv)
     }
 }
 
+static void on_flush(uv_idle_t *h)
+{
+    sg_server_t *srv = h->data;
+    sg_ws_flush_all(srv);
+    if (!srv->flush_list) {
+        uv_idle_stop(&srv->flusher);
+        srv->flusher_on = 0;
+    }
+}
+
+void sg_server_want_flush(sg_server_t *srv)
+{
+    if (!srv->flusher_on && !uv_is_closing((uv_handle_t *)&srv->flusher)) {
+        srv->flusher_on = 1;
+        uv_idle_start(&srv->flusher, on_flush);
+    }
+}
+
 void sg_server_stop(sg_server_t *srv)
 {
     if (srv->stopping)
@@ -242,6 +265,7 @@ void sg_server_stop(sg_server_t *srv)
         srv->signals_on = 0;
     }
     uv_close((uv_handle_t *)&srv->reaper, NULL);
+    uv_close((uv_handle_t *)&srv->flusher, NULL);
 }
 
 void sg_server_free(sg_server_t *srv)
@@ -263,6 +287,7 @@ void sg_server_free(sg_server_t *srv)
     sg_buf_unref(srv->close_buf);
     sg_buf_unref(srv->probe_buf);
     sg_free(srv->dead_sockets);
+    sg_sbuf_reset(&srv->wbuf);
     sg_free(srv->eio_echo_path);
     if (srv->owns_loop)
         uv_loop_close(&srv->own_loop);

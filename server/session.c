@@ -51,7 +51,7 @@ static int writable(const sg_session_t *s)
     if (!sg_outq_empty(&s->q))
         return 0;
     if (s->transport == SG_TR_WEBSOCKET)
-        return s->ws && !lws_send_pipe_choked(s->ws);
+        return s->ws && !lws_partial_buffered(s->ws);
     return s->get != NULL && !s->upgrading;
 }
 
@@ -95,8 +95,14 @@ void sg_session_flush(sg_session_t *s)
     if (sg_outq_empty(&s->q) || s->state == SG_SESS_CLOSED)
         return;
     if (s->transport == SG_TR_WEBSOCKET) {
-        if (s->ws)
-            lws_callback_on_writable(s->ws);
+        /* Deferred to the end of this loop iteration: every frame queued
+         * meanwhile goes out in one write, and no poll re-arm per message. */
+        if (s->ws && !s->flush_queued) {
+            s->flush_queued = 1;
+            s->flush_next = s->srv->flush_list;
+            s->srv->flush_list = s;
+            sg_server_want_flush(s->srv);
+        }
     } else if (s->get && !s->upgrading) {
         lws_callback_on_writable(s->get);
     }
@@ -135,6 +141,15 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
     }
     s->state = SG_SESS_CLOSED;
     sg_map_del(srv->sessions, s->sid, SG_ID_LEN);
+    if (s->flush_queued) {
+        for (sg_session_t **pp = &srv->flush_list; *pp; pp = &(*pp)->flush_next) {
+            if (*pp == s) {
+                *pp = s->flush_next;
+                break;
+            }
+        }
+        s->flush_queued = 0;
+    }
     uv_timer_stop(&s->hb);
     uv_timer_stop(&s->aux);
     if (srv->ctx) {

@@ -165,6 +165,74 @@ static int on_receive(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const vo
     return 0;
 }
 
+/* Bytes of coalesced frames written per flush: enough to amortise the
+ * syscall, bounded so one client cannot hog a loop iteration. */
+#define SG_WS_FLUSH_MAX (256u * 1024)
+
+static size_t frame_header(unsigned char *h, size_t len, int binary)
+{
+    /* Server frames are final, unmasked, uncompressed. */
+    h[0] = (unsigned char)(0x80 | (binary ? 0x2 : 0x1));
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+int sg_ws_flush(sg_session_t *s, struct lws *wsi)
+{
+    sg_sbuf_t *wb = &s->srv->wbuf;
+    if (lws_partial_buffered(wsi)) {
+        /* lws still holds bytes of an earlier write: wait for POLLOUT. */
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    wb->len = 0;
+    sg_buf_t *b;
+    while (wb->len < SG_WS_FLUSH_MAX && (b = sg_outq_pop(&s->q))) {
+        unsigned char h[10];
+        size_t hl = frame_header(h, b->len, (b->flags & SG_BUF_BINARY) != 0);
+        sg_sbuf_reserve(wb, hl + b->len);
+        sg_sbuf_append(wb, h, hl);
+        sg_sbuf_append(wb, b->data, b->len);
+        sg_buf_unref(b);
+    }
+    if (!wb->len)
+        return 0;
+    /* Raw write: the frames are already built; lws keeps any unsent tail
+     * and drains it before anything else it writes on this connection. */
+    if (lws_write(wsi, sg_sbuf_data(wb), wb->len, LWS_WRITE_RAW) < 0)
+        return -1;
+    if (!sg_outq_empty(&s->q) || lws_partial_buffered(wsi))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+void sg_ws_flush_all(sg_server_t *srv)
+{
+    sg_session_t *list = srv->flush_list;
+    srv->flush_list = NULL;
+    while (list) {
+        sg_session_t *s = list;
+        list = s->flush_next;
+        s->flush_queued = 0;
+        if (s->state == SG_SESS_CLOSED || !s->ws || s->transport != SG_TR_WEBSOCKET)
+            continue;
+        if (sg_ws_flush(s, s->ws) < 0)
+            sg_session_close(s, "transport error", 0);
+    }
+}
+
 static int on_writeable(struct lws *wsi, sg_pss_t *pss)
 {
     if (pss->closing) {
@@ -181,17 +249,7 @@ static int on_writeable(struct lws *wsi, sg_pss_t *pss)
     sg_session_t *s = pss->sess;
     if (!s || s->ws != wsi)
         return 0;
-    sg_buf_t *b = sg_outq_pop(&s->q);
-    if (!b)
-        return 0;
-    int n = lws_write(wsi, b->data, b->len,
-                      (b->flags & SG_BUF_BINARY) ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-    sg_buf_unref(b);
-    if (n < 0)
-        return -1;
-    if (!sg_outq_empty(&s->q))
-        lws_callback_on_writable(wsi);
-    return 0;
+    return sg_ws_flush(s, wsi);
 }
 
 static void on_closed(struct lws *wsi, sg_pss_t *pss)
