@@ -14,6 +14,7 @@
 #include "outq.h"
 #include "sio.h"
 #include "siogate.h"
+#include "theap.h"
 
 _Static_assert(LWS_PRE <= SG_BUF_HEADROOM, "buffer headroom must fit the lws frame header");
 
@@ -60,17 +61,15 @@ struct sg_session {
     uint8_t pong_extended;
     uint8_t client_close; /* closed by the client: pending GET gets noop */
     uint8_t echo;        /* bare Engine.IO echo session */
-    uint8_t timers_open; /* uv timers still to be closed */
     uint8_t flush_queued; /* on the server's flush list */
     struct lws *ws;      /* active websocket */
     struct lws *probe;   /* websocket being probed for upgrade */
     struct lws *get;     /* pending polling GET */
     struct lws *post;    /* POST being received */
     sg_outq_t q;
-    uv_timer_t hb;       /* ping interval, then pong deadline */
-    uv_timer_t aux;      /* connect timeout, upgrade timeout, close wait */
+    sg_tnode_t tn;       /* earliest of the deadlines below, in srv->timers */
     uint64_t created;    /* ms */
-    uint64_t pong_deadline;
+    uint64_t hb_due;     /* next ping, or the pong deadline while awaiting_pong */
     uint64_t upgrade_deadline;
     uint64_t connect_deadline;
     uint64_t close_deadline;
@@ -146,6 +145,9 @@ struct sg_server {
     sg_session_t *reap_list;
     sg_session_t *close_list;
     sg_session_t *flush_list; /* WebSocket sessions with frames to write */
+    sg_theap_t timers;        /* session deadlines */
+    uv_timer_t tick;          /* fires at the earliest of them */
+    uint64_t tick_due;
     uv_idle_t flusher;
     int flusher_on;
     sg_sbuf_t wbuf;           /* scratch for coalesced WebSocket frames */
@@ -182,7 +184,9 @@ int sg_session_check_deadline(sg_session_t *s);
 void sg_session_reap(sg_server_t *srv);
 void sg_session_on_upgrade_probe(sg_session_t *s);
 void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi);
-void sg_session_schedule_aux(sg_session_t *s);
+void sg_session_schedule(sg_session_t *s);
+void sg_session_timers_init(sg_server_t *srv);
+void sg_session_timers_close(sg_server_t *srv);
 void sg_server_want_reap(sg_server_t *srv);
 void sg_server_want_flush(sg_server_t *srv);
 

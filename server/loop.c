@@ -70,6 +70,7 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
     srv->probe_buf = static_packet("3probe");
     uv_idle_init(srv->loop, &srv->reaper);
     srv->reaper.data = srv;
+    sg_session_timers_init(srv);
     uv_idle_init(srv->loop, &srv->flusher);
     srv->flusher.data = srv;
     sg_sbuf_init(&srv->wbuf);
@@ -266,6 +267,7 @@ void sg_server_stop(sg_server_t *srv)
     }
     uv_close((uv_handle_t *)&srv->reaper, NULL);
     uv_close((uv_handle_t *)&srv->flusher, NULL);
+    sg_session_timers_close(srv);
 }
 
 void sg_server_free(sg_server_t *srv)
@@ -288,6 +290,7 @@ void sg_server_free(sg_server_t *srv)
     sg_buf_unref(srv->probe_buf);
     sg_free(srv->dead_sockets);
     sg_sbuf_reset(&srv->wbuf);
+    sg_theap_free(&srv->timers);
     sg_free(srv->eio_echo_path);
     if (srv->owns_loop)
         uv_loop_close(&srv->own_loop);

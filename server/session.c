@@ -1,12 +1,11 @@
 /* session.c - Engine.IO sessions: ids, heartbeat, upgrade, close, and the
  * one output queue both transports drain. */
+#include <stddef.h>
 #include <string.h>
 
 #include "eio.h"
 #include "internal.h"
 
-static void on_hb(uv_timer_t *t);
-static void on_aux(uv_timer_t *t);
 
 static sg_outq_limits_t limits_of(const sg_server_t *srv)
 {
@@ -27,15 +26,11 @@ sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
     s->state = SG_SESS_OPEN;
     uint64_t now = sg_now_ms(srv);
     s->created = now;
-    uv_timer_init(srv->loop, &s->hb);
-    uv_timer_init(srv->loop, &s->aux);
-    s->hb.data = s->aux.data = s;
-    s->timers_open = 2;
     sg_map_put(srv->sessions, s->sid, SG_ID_LEN, s);
-    uv_timer_start(&s->hb, on_hb, srv->cfg.ping_interval, 0);
+    s->hb_due = now + srv->cfg.ping_interval;
     if (!echo)
         s->connect_deadline = now + srv->cfg.connect_timeout;
-    sg_session_schedule_aux(s);
+    sg_session_schedule(s);
     SG_DEBUG(srv, "session %s opened (%s)", s->sid, tr == SG_TR_POLLING ? "polling" : "websocket");
     return s;
 }
@@ -135,7 +130,7 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
             sg_outq_limits_t none = {0, 0, 0};
             sg_outq_push(&s->q, srv->close_buf, &none, 0);
             s->close_deadline = sg_now_ms(srv) + 30000;
-            sg_session_schedule_aux(s);
+            sg_session_schedule(s);
             return;
         }
     }
@@ -150,8 +145,7 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
         }
         s->flush_queued = 0;
     }
-    uv_timer_stop(&s->hb);
-    uv_timer_stop(&s->aux);
+    sg_theap_remove(&srv->timers, &s->tn);
     if (srv->ctx) {
         if (s->get) {
             sg_outq_clear(&s->q);
@@ -174,15 +168,6 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
     sg_server_want_reap(srv);
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-    sg_session_t *s = h->data;
-    if (--s->timers_open == 0) {
-        sg_free(s->handshake);
-        sg_free(s);
-    }
-}
-
 void sg_session_reap(sg_server_t *srv)
 {
     while (srv->close_list) {
@@ -200,8 +185,8 @@ void sg_session_reap(sg_server_t *srv)
             sg_free(s->partial);
             s->partial = NULL;
         }
-        uv_close((uv_handle_t *)&s->hb, on_timer_closed);
-        uv_close((uv_handle_t *)&s->aux, on_timer_closed);
+        sg_free(s->handshake);
+        sg_free(s);
     }
 }
 
@@ -213,19 +198,7 @@ static void send_ping(sg_session_t *s)
     sg_session_flush(s);
     s->awaiting_pong = 1;
     s->pong_extended = 0;
-    s->pong_deadline = sg_now_ms(srv) + srv->cfg.ping_timeout;
-    uv_timer_start(&s->hb, on_hb, srv->cfg.ping_timeout, 0);
-}
-
-static void on_hb(uv_timer_t *t)
-{
-    sg_session_t *s = t->data;
-    if (s->state != SG_SESS_OPEN)
-        return;
-    if (s->awaiting_pong)
-        sg_session_close(s, "ping timeout", 0);
-    else
-        send_ping(s);
+    s->hb_due = sg_now_ms(srv) + srv->cfg.ping_timeout;
 }
 
 int sg_session_check_deadline(sg_session_t *s)
@@ -233,38 +206,52 @@ int sg_session_check_deadline(sg_session_t *s)
     if (s->state != SG_SESS_OPEN || !s->awaiting_pong)
         return 0;
     uv_update_time(s->srv->loop);
-    if (sg_now_ms(s->srv) >= s->pong_deadline) {
+    if (sg_now_ms(s->srv) >= s->hb_due) {
         sg_session_close(s, "ping timeout", 0);
         return 1;
     }
     return 0;
 }
 
-void sg_session_schedule_aux(sg_session_t *s)
+static void on_tick(uv_timer_t *t);
+
+static void rearm(sg_server_t *srv)
 {
-    uint64_t next = 0;
+    sg_tnode_t *top = sg_theap_top(&srv->timers);
+    if (!top) {
+        uv_timer_stop(&srv->tick);
+        srv->tick_due = 0;
+        return;
+    }
+    if (top->due == srv->tick_due && uv_is_active((uv_handle_t *)&srv->tick))
+        return;
+    uint64_t now = sg_now_ms(srv);
+    srv->tick_due = top->due;
+    uv_timer_start(&srv->tick, on_tick, top->due > now ? top->due - now : 0, 0);
+}
+
+void sg_session_schedule(sg_session_t *s)
+{
+    if (s->state == SG_SESS_CLOSED)
+        return;
+    uint64_t next = s->hb_due;
     uint64_t d[3] = {s->connect_deadline, s->upgrade_deadline, s->close_deadline};
     for (int i = 0; i < 3; i++)
         if (d[i] && (!next || d[i] < next))
             next = d[i];
-    if (!next) {
-        uv_timer_stop(&s->aux);
-        return;
-    }
-    uint64_t now = sg_now_ms(s->srv);
-    uv_timer_start(&s->aux, on_aux, next > now ? next - now : 0, 0);
+    sg_theap_set(&s->srv->timers, &s->tn, next);
+    rearm(s->srv);
 }
 
-static void on_aux(uv_timer_t *t)
+/* Every deadline of s that has passed, then the next one is scheduled. */
+static void on_due(sg_session_t *s, uint64_t now)
 {
-    sg_session_t *s = t->data;
-    uint64_t now = sg_now_ms(s->srv);
-    if (s->state == SG_SESS_CLOSED)
-        return;
     if (s->close_deadline && now >= s->close_deadline) {
         sg_session_close(s, "forced close", 0);
         return;
     }
+    if (s->state != SG_SESS_OPEN)
+        return;
     if (s->connect_deadline && now >= s->connect_deadline) {
         s->connect_deadline = 0;
         if (!s->sockets) {
@@ -283,7 +270,40 @@ static void on_aux(uv_timer_t *t)
             sg_session_flush(s);
         }
     }
-    sg_session_schedule_aux(s);
+    if (now >= s->hb_due) {
+        if (s->awaiting_pong) {
+            sg_session_close(s, "ping timeout", 0);
+            return;
+        }
+        send_ping(s);
+    }
+    sg_session_schedule(s);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    sg_server_t *srv = t->data;
+    uint64_t now = sg_now_ms(srv);
+    srv->tick_due = 0;
+    sg_tnode_t *top;
+    while ((top = sg_theap_top(&srv->timers)) && top->due <= now) {
+        sg_session_t *s = (sg_session_t *)((char *)top - offsetof(sg_session_t, tn));
+        /* Unqueue first: on_due either reschedules or closes. */
+        sg_theap_remove(&srv->timers, top);
+        on_due(s, now);
+    }
+    rearm(srv);
+}
+
+void sg_session_timers_init(sg_server_t *srv)
+{
+    uv_timer_init(srv->loop, &srv->tick);
+    srv->tick.data = srv;
+}
+
+void sg_session_timers_close(sg_server_t *srv)
+{
+    uv_close((uv_handle_t *)&srv->tick, NULL);
 }
 
 void sg_session_on_upgrade_probe(sg_session_t *s)
@@ -303,7 +323,7 @@ void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi)
     s->upgrade_deadline = 0;
     if (s->get)
         sg_polling_answer(s, s->get, s->srv->noop_buf);
-    sg_session_schedule_aux(s);
+    sg_session_schedule(s);
     SG_DEBUG(s->srv, "session %s upgraded to websocket", s->sid);
     sg_session_flush(s);
 }
@@ -316,13 +336,14 @@ void sg_session_on_packet(sg_session_t *s, const sg_eio_packet_t *p)
     if (s->awaiting_pong && p->type != SG_EIO_PONG && !s->pong_extended) {
         /* Incoming data shows the peer is alive: extend the deadline once. */
         s->pong_extended = 1;
-        s->pong_deadline = sg_now_ms(srv) + srv->cfg.ping_timeout;
-        uv_timer_start(&s->hb, on_hb, srv->cfg.ping_timeout, 0);
+        s->hb_due = sg_now_ms(srv) + srv->cfg.ping_timeout;
+        sg_session_schedule(s);
     }
     switch (p->type) {
     case SG_EIO_PONG:
         s->awaiting_pong = 0;
-        uv_timer_start(&s->hb, on_hb, srv->cfg.ping_interval, 0);
+        s->hb_due = sg_now_ms(srv) + srv->cfg.ping_interval;
+        sg_session_schedule(s);
         break;
     case SG_EIO_PING:
         SG_DEBUG(srv, "session %s: invalid heartbeat direction", s->sid);

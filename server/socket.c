@@ -227,6 +227,8 @@ static void run_middleware(sg_socket_t *s)
         return;
     }
     s->mw_next = h->next;
+    if (!s->auth)
+        s->auth = json_object();
     h->cb.mw(s, s->auth, h->ud);
 }
 
@@ -258,7 +260,8 @@ static void nsp_connect(sg_session_t *sess, sg_sio_packet_t *pkt)
     s->refs = 1;
     s->nsp = nsp;
     s->sess = sess;
-    s->auth = pkt->data && json_is_object(pkt->data) ? json_incref(pkt->data) : json_object();
+    /* Most clients send no auth: keep NULL until someone looks (memory). */
+    s->auth = pkt->data && json_is_object(pkt->data) ? json_incref(pkt->data) : NULL;
     s->next_in_session = sess->sockets;
     sess->sockets = s;
     s->mw_next = nsp->middleware;
@@ -431,7 +434,7 @@ json_t *sg_socket_handshake(sg_socket_t *s)
                            : NULL;
         if (!s->handshake)
             s->handshake = json_object();
-        json_object_set(s->handshake, "auth", s->auth);
+        json_object_set_new(s->handshake, "auth", s->auth ? json_incref(s->auth) : json_object());
     }
     return s->handshake;
 }

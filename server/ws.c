@@ -57,7 +57,7 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
         }
         s->probe = wsi;
         s->upgrade_deadline = sg_now_ms(srv) + srv->cfg.upgrade_timeout;
-        sg_session_schedule_aux(s);
+        sg_session_schedule(s);
         pss->sess = s;
         pss->probing = 1;
         return;
@@ -79,7 +79,7 @@ static void abort_probe(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
         s->probe = NULL;
         s->upgrading = 0;
         s->upgrade_deadline = 0;
-        sg_session_schedule_aux(s);
+        sg_session_schedule(s);
         sg_session_flush(s);
     }
     pss->sess = NULL;
@@ -265,7 +265,7 @@ static void on_closed(struct lws *wsi, sg_pss_t *pss)
         s->probe = NULL;
         s->upgrading = 0;
         s->upgrade_deadline = 0;
-        sg_session_schedule_aux(s);
+        sg_session_schedule(s);
         sg_session_flush(s);
     }
     if (s->ws == wsi) {
