@@ -141,7 +141,7 @@ static ctx_t *ctx_new(const sg_adapter_ops_t *ops, size_t n)
     c->n = n;
     for (size_t i = 0; i < n; i++) {
         tsock_t *s = &c->socks[i];
-        snprintf(s->id, sizeof(s->id), "s%zu", i);
+        snprintf(s->id, sizeof(s->id), "s%u", (unsigned)(i % 100000));
         s->idx = (int)i;
         s->a.id = s->id;
         s->a.id_len = strlen(s->id);
