@@ -172,6 +172,17 @@ static void put_json_string(sg_sbuf_t *sb, const char *s)
     json_decref(j);
 }
 
+/* Append "name":"value" to an object under construction. */
+static void put_member(sg_sbuf_t *sb, int *first, const char *name, const char *val)
+{
+    if (!*first)
+        sg_sbuf_putc(sb, ',');
+    *first = 0;
+    put_json_string(sb, name);
+    sg_sbuf_putc(sb, ':');
+    put_json_string(sb, val);
+}
+
 char *sg_http_handshake_json(const sg_server_t *srv, struct lws *wsi)
 {
     sg_sbuf_t sb;
@@ -198,12 +209,7 @@ char *sg_http_handshake_json(const sg_server_t *srv, struct lws *wsi)
         name[l] = '\0';
         if (t == WSI_TOKEN_ORIGIN)
             has_origin = 1;
-        if (!first)
-            sg_sbuf_putc(&sb, ',');
-        first = 0;
-        put_json_string(&sb, name);
-        sg_sbuf_putc(&sb, ':');
-        put_json_string(&sb, val);
+        put_member(&sb, &first, name, val);
     }
     /* lws indexes only the headers it knows; others must be asked by name. */
     const char *extra = srv->cfg.handshake_headers;
@@ -217,12 +223,7 @@ char *sg_http_handshake_json(const sg_server_t *srv, struct lws *wsi)
             name[l + 1] = '\0';
             if (lws_hdr_custom_copy(wsi, val, sizeof(val), name, (int)l + 1) >= 0) {
                 name[l] = '\0';
-                if (!first)
-                    sg_sbuf_putc(&sb, ',');
-                first = 0;
-                put_json_string(&sb, name);
-                sg_sbuf_putc(&sb, ':');
-                put_json_string(&sb, val);
+                put_member(&sb, &first, name, val);
             }
         }
         extra = e ? e + 1 : NULL;
