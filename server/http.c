@@ -23,6 +23,7 @@ static const char *status_text(int status)
     switch (status) {
     case 200: return "OK";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -322,6 +323,16 @@ static int serve_file(struct lws *wsi, const char *dir, const char *rel, int hea
         close(fd);
         goto not_found;
     }
+    /* Validator from size and modification time: cheap, and it changes
+     * whenever the npm package is reinstalled with another version. */
+    char etag[64], inm[128], hdrs[160];
+    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtime);
+    snprintf(hdrs, sizeof(hdrs), "Cache-Control: public, max-age=0\r\nETag: %s\r\n", etag);
+    if (header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm)) >= 0 && !strcmp(inm, etag)) {
+        close(fd);
+        return sg_http_respond(wsi, 304, NULL, hdrs, NULL, 0);
+    }
     size_t len = (size_t)st.st_size, got = 0;
     char *body = sg_malloc(len ? len : 1);
     while (got < len) {
@@ -331,8 +342,7 @@ static int serve_file(struct lws *wsi, const char *dir, const char *rel, int hea
         got += (size_t)n;
     }
     close(fd);
-    int rc = sg_http_respond(wsi, 200, mime_of(full), "Cache-Control: public, max-age=0\r\n",
-                             body, head_only ? 0 : got);
+    int rc = sg_http_respond(wsi, 200, mime_of(full), hdrs, body, head_only ? 0 : got);
     sg_free(body);
     return rc;
 not_found:

@@ -58,10 +58,10 @@ describe('static files, serveClient on (default)', () => {
     }
   });
 
-  test('the client bundle honours If-None-Match when it sends an ETag', async (t) => {
+  test('the client bundle has an ETag and honours If-None-Match', async () => {
     const res = await request(srv.url, { path: '/socket.io/socket.io.min.js' });
     const etag = res.headers.etag;
-    if (!etag) return t.skip('no ETag sent');
+    assert.ok(etag, 'ETag header');
     const again = await request(srv.url, { path: '/socket.io/socket.io.min.js', headers: { 'If-None-Match': etag } });
     assert.equal(again.status, 304);
     assert.equal(again.raw.length, 0);
