@@ -24,6 +24,8 @@ struct sg_adapter {
     const sg_adapter_ops_t *ops;
     char *nsp;
     const sg_adapter_host_t *host;
+    const sg_adapter_chost_t *chost;
+    const sg_adapter_env_t *env;
     void *host_ud;
     void *backend;
     sg_map_t *rooms; /* name -> sg_aroom_t */
@@ -66,6 +68,42 @@ void sg_adapter_free(sg_adapter_t *a)
 const char *sg_adapter_nsp(const sg_adapter_t *a)
 {
     return a->nsp;
+}
+
+int sg_adapter_open(sg_adapter_t *a, const sg_adapter_env_t *env,
+                    const sg_adapter_chost_t *chost)
+{
+    a->env = env;
+    a->chost = chost;
+    return a->ops->open ? a->ops->open(a) : 0;
+}
+
+void sg_adapter_close(sg_adapter_t *a)
+{
+    if (a->ops->close)
+        a->ops->close(a);
+    a->ops = &sg_adapter_memory_ops;
+    a->backend = NULL;
+}
+
+const sg_adapter_ops_t *sg_adapter_ops(const sg_adapter_t *a)
+{
+    return a->ops;
+}
+
+const sg_adapter_env_t *sg_adapter_env(const sg_adapter_t *a)
+{
+    return a->env;
+}
+
+const sg_adapter_chost_t *sg_adapter_chost(const sg_adapter_t *a)
+{
+    return a->chost;
+}
+
+void *sg_adapter_host_ud(const sg_adapter_t *a)
+{
+    return a->host_ud;
 }
 
 void *sg_adapter_backend(const sg_adapter_t *a)

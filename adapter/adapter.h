@@ -51,8 +51,61 @@ typedef struct sg_adapter_host {
     void (*disconnect)(sg_asock_t *s, int close, void *ud);
 } sg_adapter_host_t;
 
+/** Where a cluster backend finds its connection and settings; given to
+ *  sg_adapter_open and borrowed for the adapter's life. */
+typedef struct sg_adapter_env {
+    struct uv_loop_s *loop;
+    struct sg_redis *redis;          /* shared Redis connections (redis_conn.h) */
+    const char *key;                 /* channel prefix, "socket.io" */
+    unsigned requests_timeout;       /* ms, for fetch / allRooms / serverSideEmit */
+    int specific_response_channel;   /* publishOnSpecificResponseChannel */
+    void (*log)(void *ud, int level, const char *msg); /* 0 error .. 3 debug */
+    void *log_ud;
+} sg_adapter_env_t;
+
+/** An answer path back to another node, implemented by the backend. */
+typedef struct sg_adapter_reply sg_adapter_reply_t;
+struct sg_adapter_reply {
+    /** Send one answer value (placeholders index bins). For a serverSideEmit
+     *  ack only the first call counts; for a broadcast it is called once per
+     *  client ack. */
+    void (*send)(sg_adapter_reply_t *r, const json_t *arg, sg_buf_t *const *bins, size_t nbins);
+    /** Exactly once, when no more answers will come. */
+    void (*release)(sg_adapter_reply_t *r);
+};
+
+/** What the server provides for requests that come from other nodes. */
+typedef struct sg_adapter_chost {
+    /** RemoteSocket {id, handshake, rooms, data} of a local socket (new ref). */
+    json_t *(*describe)(sg_asock_t *s, void *ud);
+    /** serverSideEmit from another node: data = [event, ...args]. reply is
+     *  NULL when the sender wants no ack; otherwise the host must release it. */
+    void (*server_event)(void *ud, const json_t *data, sg_buf_t *const *bins, size_t nbins,
+                         sg_adapter_reply_t *reply);
+    /** Broadcast pkt locally expecting one ack per client within timeout_ms;
+     *  each ack goes to fwd->send, then fwd->release (possibly before this
+     *  returns). Returns the number of clients it was sent to. */
+    size_t (*broadcast_ack)(void *ud, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts,
+                            unsigned timeout_ms, sg_adapter_reply_t *fwd);
+} sg_adapter_chost_t;
+
+/** Result of a cluster request: err 0, SG_ETIMEOUT (msg: Node's text),
+ *  SG_EIO (cluster unreachable) or SG_ESTATE (adapter closed). results is the
+ *  array of remote answers (borrowed; partial on a serverSideEmit timeout,
+ *  empty otherwise on error). */
+typedef void (*sg_adapter_result_cb)(void *ud, int err, const char *msg, const json_t *results);
+
+/** Remote side of a broadcast with acks. */
+typedef struct sg_adapter_ack_sink {
+    void (*servers)(void *ud, size_t n); /* other servers that will report a count */
+    void (*count)(void *ud, size_t n);   /* one server's number of clients */
+    void (*ack)(void *ud, const json_t *arg, sg_buf_t *const *bins, size_t nbins);
+    void (*gone)(void *ud);              /* backend forgot the request: no more calls */
+} sg_adapter_ack_sink_t;
+
 /** A backend. Every function pointer may be NULL: the operation is then
- *  local only (single node). */
+ *  local only (single node). Request functions return 0 (cb runs later,
+ *  exactly once) or an error (cb never runs). */
 typedef struct sg_adapter_ops {
     unsigned abi; /* SG_ADAPTER_ABI */
     const char *name;
@@ -66,12 +119,28 @@ typedef struct sg_adapter_ops {
     int (*del_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const char *const *rooms,
                        size_t n);
     int (*disconnect_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close);
+    /** Requests answered by the other nodes (local results are the caller's). */
+    int (*fetch_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, sg_adapter_result_cb cb,
+                         void *ud);
+    int (*all_rooms)(sg_adapter_t *a, sg_adapter_result_cb cb, void *ud);
+    /** data = [event, ...args]; cb NULL: no ack wanted (returns at once). */
+    int (*server_side_emit)(sg_adapter_t *a, const json_t *data, sg_buf_t *const *bins,
+                            size_t nbins, sg_adapter_result_cb cb, void *ud);
+    /** Forward a broadcast with acks; *handle identifies it for cancel. */
+    int (*broadcast_ack)(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts,
+                         unsigned timeout_ms, const sg_adapter_ack_sink_t *sink, void *ud,
+                         void **handle);
+    /** Forget a broadcast_ack request (no sink call follows, not even gone). */
+    void (*cancel)(sg_adapter_t *a, void *handle);
 } sg_adapter_ops_t;
 
-#define SG_ADAPTER_ABI 1u
+#define SG_ADAPTER_ABI 2u
 
 /** The in-memory backend (single node; the default). */
 extern const sg_adapter_ops_t sg_adapter_memory_ops;
+/** Classic Redis Pub/Sub, wire-compatible with @socket.io/redis-adapter 8.3
+ *  createAdapter() and @socket.io/redis-emitter 5 (needs env->redis). */
+extern const sg_adapter_ops_t sg_adapter_redis_ops;
 
 /** Create the adapter of namespace nsp. ops and host must outlive it. */
 sg_adapter_t *sg_adapter_new(const sg_adapter_ops_t *ops, const char *nsp,
@@ -79,6 +148,16 @@ sg_adapter_t *sg_adapter_new(const sg_adapter_ops_t *ops, const char *nsp,
 /** Free the room index (sockets must have been removed). NULL is a no-op. */
 void sg_adapter_free(sg_adapter_t *a);
 const char *sg_adapter_nsp(const sg_adapter_t *a);
+/** Start the backend (ops->open) with env (borrowed). 0 or its error. */
+int sg_adapter_open(sg_adapter_t *a, const sg_adapter_env_t *env,
+                    const sg_adapter_chost_t *chost);
+/** Stop the backend (ops->close); the adapter then works single-node. Must
+ *  run while the loop still runs (backends close uv handles). */
+void sg_adapter_close(sg_adapter_t *a);
+const sg_adapter_ops_t *sg_adapter_ops(const sg_adapter_t *a);
+const sg_adapter_env_t *sg_adapter_env(const sg_adapter_t *a);
+const sg_adapter_chost_t *sg_adapter_chost(const sg_adapter_t *a);
+void *sg_adapter_host_ud(const sg_adapter_t *a);
 /** Backend-private state. */
 void *sg_adapter_backend(const sg_adapter_t *a);
 void sg_adapter_set_backend(sg_adapter_t *a, void *state);

@@ -184,6 +184,156 @@ static void on_broadcast_with_ack(sg_socket_t *s, const char *ev, sg_data_t *arg
     sg_bcast_emit_ack(b, "request", NULL, on_bcast_acked, sg_socket_ref(s));
 }
 
+/* ---- cluster: server-side events and cluster-wide operations ---- */
+
+/* Server-side event "ping" from another node: answer "pong" when the sender
+ * wants an ack, otherwise serverSideEmit("pong", ...args) to the cluster. */
+static void on_server_ping(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                           void *ud)
+{
+    if (ack)
+        ack1(ack, json_string("pong"));
+    else
+        sg_nsp_server_side_emit(ud, "pong", args, NULL, NULL);
+}
+
+/* {rooms:[..], except:[..]} from a client into a broadcast operator. */
+static sg_bcast_t *bcast_of(sg_nsp_t *nsp, const json_t *o)
+{
+    sg_bcast_t *b = sg_bcast_new(nsp);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(o, "rooms"), i, v) if (json_is_string(v))
+        sg_bcast_to(b, json_string_value(v));
+    json_array_foreach(json_object_get(o, "except"), i, v) if (json_is_string(v))
+        sg_bcast_except(b, json_string_value(v));
+    return b;
+}
+
+static void on_cluster_result(int err, const char *msg, json_t *result, void *ud)
+{
+    sg_ack_t *ack = ud;
+    ack1(ack, json_pack("{s:s?,s:O}", "err", err ? (msg ? msg : "error") : NULL, "result", result));
+}
+
+static void on_cluster_fetch(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                             void *ud)
+{
+    if (!ack)
+        return;
+    sg_bcast_t *b = bcast_of(sg_socket_nsp(s), sg_data_get(args, 0));
+    sg_ack_keep(ack);
+    if (sg_bcast_fetch_sockets_cluster(b, on_cluster_result, ack) != 0)
+        ack1(ack, json_pack("{s:s}", "err", "cluster unreachable"));
+}
+
+static void on_cluster_rooms(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                             void *ud)
+{
+    if (!ack)
+        return;
+    sg_ack_keep(ack);
+    if (sg_nsp_all_rooms_cluster(sg_socket_nsp(s), on_cluster_result, ack) != 0)
+        ack1(ack, json_pack("{s:s}", "err", "cluster unreachable"));
+}
+
+/* {rooms, except, join | leave | disconnect(close)} */
+static void on_cluster_op(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                          void *ud)
+{
+    const json_t *o = sg_data_get(args, 0);
+    sg_bcast_t *b = bcast_of(sg_socket_nsp(s), o);
+    const char *join = json_string_value(json_object_get(o, "join"));
+    const char *leave = json_string_value(json_object_get(o, "leave"));
+    if (join)
+        sg_bcast_sockets_join(b, join);
+    else if (leave)
+        sg_bcast_sockets_leave(b, leave);
+    else
+        sg_bcast_disconnect_sockets(b, json_is_true(json_object_get(o, "close")));
+    ack1(ack, json_true());
+}
+
+/* {err, responses} with binary answers kept binary */
+static void on_bcast_emit_acked(int err, sg_data_t **responses, size_t n, void *ud)
+{
+    sg_data_t *d = sg_data_new();
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, sg_data_import(d, responses[i], sg_data_get(responses[i], 0)));
+    sg_data_push(d, json_pack("{s:s?,s:o}", "err", err ? sg_strerror(err) : NULL, "responses",
+                              list));
+    sg_ack_send(ud, d);
+    sg_data_free(d);
+}
+
+/* io.to(rooms).except(except).emit(event, ...rest) */
+static void on_cluster_emit(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                            void *ud)
+{
+    const json_t *o = sg_data_get(args, 0);
+    const char *event = json_string_value(json_object_get(o, "event"));
+    if (!event)
+        return;
+    sg_bcast_t *b = bcast_of(sg_socket_nsp(s), o);
+    sg_data_t *d = sg_data_new();
+    sg_data_push_from(d, args, 1);
+    json_t *t = json_object_get(o, "ackTimeout");
+    if (json_is_integer(t) && ack) {
+        /* io.to(..).timeout(t).emit(event, ...rest, cb): ack {err, responses} */
+        sg_bcast_timeout(b, (unsigned)json_integer_value(t));
+        sg_bcast_emit_ack(b, event, d, on_bcast_emit_acked, sg_ack_keep(ack));
+    } else {
+        ack1(ack, json_integer(sg_bcast_emit(b, event, d)));
+    }
+    sg_data_free(d);
+}
+
+static void on_sse_acked(int err, sg_data_t **responses, size_t n, void *ud)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(list, sg_data_get(responses[i], 0));
+    ack1(ud, json_pack("{s:s?,s:o}", "err", err ? sg_strerror(err) : NULL, "responses", list));
+}
+
+/* serverSideEmit({event, ack}, ...args) */
+static void on_cluster_server_emit(sg_socket_t *s, const char *ev, sg_data_t *args,
+                                   sg_ack_t *ack, void *ud)
+{
+    const json_t *o = sg_data_get(args, 0);
+    const char *event = json_string_value(json_object_get(o, "event"));
+    if (!event || !ack)
+        return;
+    sg_data_t *d = sg_data_new();
+    sg_data_push_from(d, args, 1);
+    int want = json_is_true(json_object_get(o, "ack"));
+    if (want)
+        sg_ack_keep(ack);
+    int rc = sg_nsp_server_side_emit(sg_socket_nsp(s), event, d, want ? on_sse_acked : NULL,
+                                     ack);
+    sg_data_free(d);
+    if (rc != 0)
+        ack1(ack, json_pack("{s:s}", "err", sg_strerror(rc)));
+    else if (!want)
+        ack1(ack, json_pack("{s:n}", "err"));
+}
+
+static void on_cluster_set_data(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                                void *ud)
+{
+    json_t *v = sg_data_get(args, 0);
+    if (json_is_object(v))
+        json_object_update(sg_socket_data_json(s), v);
+    ack1(ack, json_true());
+}
+
+static void on_cluster_state(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                             void *ud)
+{
+    ack1(ack, json_string(sg_server_cluster_state(sg_nsp_server(sg_socket_nsp(s)))));
+}
+
 /* ---- chat: the page's protocol ---- */
 
 static void user_count(sg_nsp_t *nsp, const char *room)
@@ -283,9 +433,17 @@ static void chat_install_nsp(sg_nsp_t *nsp, void *ud)
         {"new message", on_new_message},
         {"typing", on_typing},
         {"stop typing", on_typing},
+        {"cluster fetch", on_cluster_fetch},
+        {"cluster rooms", on_cluster_rooms},
+        {"cluster op", on_cluster_op},
+        {"cluster emit", on_cluster_emit},
+        {"cluster server emit", on_cluster_server_emit},
+        {"cluster set data", on_cluster_set_data},
+        {"cluster state", on_cluster_state},
     };
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
         sg_nsp_on(nsp, handlers[i].event, handlers[i].cb, NULL);
+    sg_nsp_on_server_event(nsp, "ping", on_server_ping, nsp);
     sg_nsp_on_disconnect(nsp, on_chat_disconnect, NULL);
 }
 

@@ -56,7 +56,7 @@ typedef struct sg_cfg_row {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const apps[] = {"chat", "conformance", "none", NULL};
 /* New cluster backends add their name here (and their ops in adapter/). */
-static const char *const adapters[] = {"memory", NULL};
+static const char *const adapters[] = {"memory", "redis", NULL};
 static const char *const transport_names[] = {"polling", "websocket", NULL};
 
 #define KB 1024ULL
@@ -129,7 +129,25 @@ static const sg_cfg_row_t rows[] = {
     {"app", "SIOGATE_APP", CT_ENUM, ST_STR, OFF(app), 0, 0, "chat", apps, NULL, 0,
      "Built-in application: chat (demo), conformance (test-suite handlers) or none."},
     {"adapter", "SIOGATE_ADAPTER", CT_ENUM, ST_STR, OFF(adapter), 0, 0, "memory", adapters, NULL, 0,
-     "Adapter that carries broadcasts between nodes; memory = single process."},
+     "Adapter that carries broadcasts between nodes; memory = single process, redis = Redis "
+     "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter)."},
+    {"redisUrl", "SIOGATE_REDIS_URL", CT_STRING, ST_STR, OFF(redis_url), 1, 4096,
+     "redis://127.0.0.1:6379", NULL, NULL, 0,
+     "Redis for adapter = redis: redis://[user:password@]host[:port][/db] or unix:/path."},
+    {"redisKey", "SIOGATE_REDIS_KEY", CT_STRING, ST_STR, OFF(redis_key), 1, 255, "socket.io", NULL,
+     NULL, 0, "Channel prefix shared by every node of the cluster (the Node adapter's key)."},
+    {"requestsTimeout", "SIOGATE_REQUESTS_TIMEOUT", CT_UINT, ST_UINT, OFF(requests_timeout), 1,
+     MS_MAX, "5000", NULL, NULL, 0,
+     "Milliseconds to wait for the other nodes' answers (fetchSockets, allRooms, serverSideEmit)."},
+    {"publishOnSpecificResponseChannel", "SIOGATE_PUBLISH_ON_SPECIFIC_RESPONSE_CHANNEL", CT_BOOL,
+     ST_INT, OFF(publish_specific), 0, 1, "false", NULL, NULL, 0,
+     "Answer requests on the requester's own response channel instead of the shared one."},
+    {"redisReconnectMin", "SIOGATE_REDIS_RECONNECT_MIN", CT_UINT, ST_UINT,
+     OFF(redis_reconnect_min), 1, MS_MAX, "100", NULL, NULL, 0,
+     "First delay in ms before reconnecting to Redis; doubles on each failure."},
+    {"redisReconnectMax", "SIOGATE_REDIS_RECONNECT_MAX", CT_UINT, ST_UINT,
+     OFF(redis_reconnect_max), 1, MS_MAX, "1000", NULL, NULL, 0,
+     "Longest delay in ms between two Redis reconnection attempts."},
     {"logLevel", "SIOGATE_LOG_LEVEL", CT_ENUM, ST_LOG, OFF(log_level), 0, 0, "info", log_levels,
      NULL, 0, "Log verbosity."},
 };
@@ -645,6 +663,7 @@ static const struct {
     {"--path", NULL, "PATH", "path", FL_SETTING, NULL},
     {"--app", NULL, "NAME", "app", FL_SETTING, NULL},
     {"--adapter", NULL, "NAME", "adapter", FL_SETTING, NULL},
+    {"--redis-url", NULL, "URL", "redisUrl", FL_SETTING, NULL},
     {"--log-level", NULL, "LEVEL", "logLevel", FL_SETTING, NULL},
     {"--static-dir", NULL, "DIR", "staticDir", FL_SETTING, NULL},
     {"--client-dir", NULL, "DIR", "clientDir", FL_SETTING, NULL},

@@ -45,7 +45,14 @@ typedef struct sg_config {
     size_t ws_rx_buffer;      /* wsRxBuffer: 512 bytes (lws per-connection receive buffer) */
     /* process */
     char *app;                /* app: "chat" | "conformance" | "none" */
-    char *adapter;            /* adapter: "memory" */
+    char *adapter;            /* adapter: "memory" | "redis" */
+    /* cluster (adapter = redis) */
+    char *redis_url;          /* redisUrl: "redis://127.0.0.1:6379" */
+    char *redis_key;          /* redisKey: "socket.io" channel prefix */
+    unsigned requests_timeout; /* requestsTimeout: 5000 ms */
+    int publish_specific;     /* publishOnSpecificResponseChannel: false */
+    unsigned redis_reconnect_min; /* redisReconnectMin: 100 ms */
+    unsigned redis_reconnect_max; /* redisReconnectMax: 1000 ms */
     sg_log_level_t log_level; /* logLevel: "info" */
 } sg_config_t;
 

@@ -120,6 +120,7 @@ struct sg_socket {
     sg_socket_t *next_in_session;
     json_t *auth;
     json_t *handshake;
+    json_t *jdata;      /* socket.data as other nodes see it (RemoteSocket), or NULL */
     sg_pending_ack_t *acks;
     void *data;
     void (*data_free)(void *);
@@ -158,6 +159,8 @@ struct sg_server {
     int started;
     void *app;
     void (*app_free)(void *);
+    struct sg_redis *redis;       /* adapter = redis: the shared connections */
+    sg_adapter_env_t adapter_env; /* what cluster backends are opened with */
 };
 
 /* ---- loop.c ---- */
@@ -226,6 +229,10 @@ extern const sg_adapter_host_t sg_socket_adapter_host;
 /** Deliver an encoded packet to one socket's session. Returns 0, or
  *  SG_EAGAIN when a volatile packet was dropped, or SG_ESTATE. */
 int sg_socket__deliver(sg_socket_t *s, const sg_sio_encoded_t *enc, unsigned flags);
+/** Run the server-side event handlers of nsp for a serverSideEmit that came
+ *  from another node (reply is non-NULL when that node wants an ack). */
+void sg_socket__server_event(sg_nsp_t *nsp, const json_t *data, sg_buf_t *const *bins,
+                             size_t nbins, sg_adapter_reply_t *reply);
 /** Register an acknowledgement the client will answer with id. */
 void sg_socket__expect_ack(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb cb,
                            void *ud);

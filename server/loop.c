@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "redis_conn.h"
 
 static int proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                           void *in, size_t len)
@@ -38,6 +39,32 @@ static sg_buf_t *static_packet(const char *text)
     return sg_buf_new_copy(text, strlen(text));
 }
 
+static void cluster_log(void *ud, int level, const char *msg)
+{
+    sg_log(ud, (sg_log_level_t)level, "%s", msg);
+}
+
+/* adapter = redis: one shared pair of connections; each namespace's backend
+ * is opened on it by sg_server_of. */
+static int open_cluster(sg_server_t *srv, char *err, size_t errlen)
+{
+    if (!srv->cfg.adapter || strcmp(srv->cfg.adapter, "redis") != 0)
+        return 0;
+    sg_redis_opts_t o = {srv->cfg.redis_url, srv->cfg.redis_reconnect_min,
+                         srv->cfg.redis_reconnect_max, cluster_log, srv};
+    if (sg_redis_new(srv->loop, &o, &srv->redis, err, errlen) != 0)
+        return SG_EINVAL;
+    srv->adapter_env = (sg_adapter_env_t){
+        srv->loop,         srv->redis,       srv->cfg.redis_key, srv->cfg.requests_timeout,
+        srv->cfg.publish_specific, cluster_log, srv};
+    return 0;
+}
+
+const char *sg_server_cluster_state(const sg_server_t *srv)
+{
+    return srv->redis ? sg_redis_state_name(srv->redis) : "single";
+}
+
 sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, size_t errlen)
 {
     sg_server_t *srv = sg_calloc(1, sizeof(*srv));
@@ -52,6 +79,8 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
     srv->cfg.static_dir = sg_strdup(cfg->static_dir);
     srv->cfg.app = sg_strdup(cfg->app);
     srv->cfg.adapter = sg_strdup(cfg->adapter);
+    srv->cfg.redis_url = sg_strdup(cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379");
+    srv->cfg.redis_key = sg_strdup(cfg->redis_key ? cfg->redis_key : "socket.io");
     if (loop) {
         srv->loop = loop;
     } else {
@@ -61,6 +90,11 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
         }
         srv->loop = &srv->own_loop;
         srv->owns_loop = 1;
+    }
+    if (open_cluster(srv, err, errlen) != 0) {
+        if (srv->owns_loop)
+            uv_loop_close(&srv->own_loop);
+        goto fail;
     }
     srv->sessions = sg_map_new();
     srv->nsp_map = sg_map_new();
@@ -260,6 +294,11 @@ void sg_server_stop(sg_server_t *srv)
     }
     sg_session_reap(srv);
     sg_socket_free_dead(srv);
+    /* Backends close uv handles, so they stop while the loop still runs. */
+    for (sg_nsp_t *nsp = srv->nsps; nsp; nsp = nsp->next)
+        sg_adapter_close(nsp->adapter);
+    sg_redis_free(srv->redis);
+    srv->redis = NULL;
     if (srv->signals_on) {
         uv_close((uv_handle_t *)&srv->sig_int, NULL);
         uv_close((uv_handle_t *)&srv->sig_term, NULL);

@@ -103,12 +103,29 @@ json_t *sg_nsp_all_rooms(const sg_nsp_t *nsp);
  *  ack is non-NULL when the sender expects an answer. */
 void sg_nsp_on_server_event(sg_nsp_t *nsp, const char *event, sg_event_cb cb, void *ud);
 /** Emit an event to the other servers of the cluster (Node's
- *  serverSideEmit). With the in-memory adapter there are no other servers:
- *  nothing is sent, and an ack callback runs at once with no responses. */
+ *  serverSideEmit). With cb, each other server's first ack argument is
+ *  collected: cb(0, responses) once every server answered, or
+ *  cb(SG_ETIMEOUT, partial responses) after requestsTimeout. With the
+ *  in-memory adapter there are no other servers: nothing is sent, and cb
+ *  runs at once with no responses. Returns SG_EIO (cb not called) when the
+ *  cluster is unreachable. */
 int sg_nsp_server_side_emit(sg_nsp_t *nsp, const char *event, const sg_data_t *args,
                             sg_bcast_ack_cb cb, void *ud);
 /** Number of local sockets in room. */
 size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room);
+
+/** Result of a cluster-wide request. err: 0, SG_ETIMEOUT (msg holds Node's
+ *  text) or SG_ESTATE (server stopping); result (borrowed) holds this node's
+ *  part first, then the other nodes' (only this node's on error). */
+typedef void (*sg_cluster_cb)(int err, const char *msg, json_t *result, void *ud);
+/** Every room of the namespace across the cluster (Node's adapter.allRooms()):
+ *  result is an array of room names without duplicates. Returns 0 (cb runs
+ *  once, maybe at once) or SG_EIO when the cluster is unreachable (cb not
+ *  called). */
+int sg_nsp_all_rooms_cluster(sg_nsp_t *nsp, sg_cluster_cb cb, void *ud);
+/** Cluster state: "single" (in-memory adapter), or the Redis connection's
+ *  "connecting", "ready" or "down". */
+const char *sg_server_cluster_state(const sg_server_t *srv);
 
 /* ---- sockets ---- */
 
@@ -139,6 +156,9 @@ int sg_socket_emit_volatile(sg_socket_t *s, const char *event, const sg_data_t *
  *  close, close the whole connection. */
 void sg_socket_disconnect(sg_socket_t *s, int close);
 void sg_socket_set_data(sg_socket_t *s, void *data, void (*free_fn)(void *));
+/** socket.data as the other nodes see it in fetchSockets (a JSON object,
+ *  borrowed, created empty on first use; modify it in place). */
+json_t *sg_socket_data_json(sg_socket_t *s);
 void *sg_socket_get_data(const sg_socket_t *s);
 
 /* ---- acknowledgements received from clients ---- */
@@ -166,7 +186,10 @@ void sg_bcast_free(sg_bcast_t *b);
 /** Each of these consumes b. */
 int sg_bcast_emit(sg_bcast_t *b, const char *event, const sg_data_t *args);
 /** Broadcast expecting one ack per client within the timeout (default 5000
- *  ms when none was set). */
+ *  ms when none was set), on every node of the cluster: cb gets every
+ *  client's ack, or SG_ETIMEOUT with those that came. When the cluster
+ *  part could not be sent, local clients still get it and cb reports
+ *  SG_EIO with their answers. */
 int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
                       sg_bcast_ack_cb cb, void *ud);
 void sg_bcast_sockets_join(sg_bcast_t *b, const char *room);
@@ -174,6 +197,11 @@ void sg_bcast_sockets_leave(sg_bcast_t *b, const char *room);
 void sg_bcast_disconnect_sockets(sg_bcast_t *b, int close);
 /** Matching local sockets (fetchSockets); cb runs once per socket, synchronously. */
 size_t sg_bcast_fetch_sockets(sg_bcast_t *b, void (*cb)(sg_socket_t *s, void *ud), void *ud);
+/** fetchSockets across the cluster: result is an array of RemoteSocket
+ *  objects {id, handshake, rooms, data}. Consumes b; returns as
+ *  sg_nsp_all_rooms_cluster. socketsJoin / socketsLeave / disconnectSockets
+ *  above already reach every node. */
+int sg_bcast_fetch_sockets_cluster(sg_bcast_t *b, sg_cluster_cb cb, void *ud);
 
 /* ---- built-in applications (server/apps) ---- */
 

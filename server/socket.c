@@ -16,7 +16,8 @@ struct sg_pending_ack {
 };
 
 struct sg_ack {
-    sg_socket_t *s;
+    sg_socket_t *s;               /* NULL for an ack owed to another node */
+    sg_adapter_reply_t *remote;   /* that node's answer path */
     int64_t id;
     uint8_t kept, sent;
     uint8_t in_cb; /* the event callback is running: on_event frees it */
@@ -97,6 +98,7 @@ static void socket_destroy(sg_socket_t *s)
         s->data_free(s->data);
     json_decref(s->auth);
     json_decref(s->handshake);
+    json_decref(s->jdata);
     sg_free(s);
 }
 
@@ -589,7 +591,17 @@ sg_ack_t *sg_ack_keep(sg_ack_t *ack)
 int sg_ack_send(sg_ack_t *ack, const sg_data_t *args)
 {
     int rc = SG_ESTATE;
-    if (!ack->sent && sg_socket_connected(ack->s)) {
+    if (ack->remote) {
+        if (!ack->sent) {
+            /* Node forwards only the first argument of a server-side ack. */
+            sg_sio_packet_t p;
+            sg_sio_packet_init(&p);
+            sg_data__fill(&p, NULL, args);
+            ack->remote->send(ack->remote, json_array_get(p.data, 0), p.bins, p.nbins);
+            sg_data__unfill(&p);
+            rc = 0;
+        }
+    } else if (!ack->sent && sg_socket_connected(ack->s)) {
         sg_sio_packet_t p;
         sg_sio_packet_init(&p);
         p.type = SG_SIO_ACK;
@@ -613,6 +625,60 @@ void sg_ack_free(sg_ack_t *ack)
         ack->kept = 0; /* on_event releases it when the callback returns */
         return;
     }
-    sg_socket_unref(ack->s);
+    if (ack->remote)
+        ack->remote->release(ack->remote);
+    else
+        sg_socket_unref(ack->s);
     sg_free(ack);
+}
+
+/* ---- the cluster (adapter host callbacks) ---- */
+
+json_t *sg_socket_data_json(sg_socket_t *s)
+{
+    if (!s->jdata)
+        s->jdata = json_object();
+    return s->jdata;
+}
+
+/* serverSideEmit received from another node: the handlers registered with
+ * sg_nsp_on_server_event run with s == NULL; the first one gets the ack. */
+void sg_socket__server_event(sg_nsp_t *nsp, const json_t *data, sg_buf_t *const *bins,
+                             size_t nbins, sg_adapter_reply_t *reply)
+{
+    const char *event = json_string_value(json_array_get(data, 0));
+    sg_ack_t *ack = NULL;
+    if (reply) {
+        ack = sg_calloc(1, sizeof(*ack));
+        ack->remote = reply;
+    }
+    if (!event) {
+        sg_ack_free(ack);
+        return;
+    }
+    sg_sio_packet_t p;
+    sg_sio_packet_init(&p);
+    p.data = (json_t *)data;
+    if (nbins) {
+        p.bins = sg_malloc(nbins * sizeof(*p.bins));
+        for (size_t i = 0; i < nbins; i++)
+            p.bins[i] = sg_buf_ref(bins[i]);
+        p.nbins = nbins;
+    }
+    sg_data_t *args = sg_data__from_packet(&p, 1);
+    if (ack)
+        ack->in_cb = 1;
+    sg_ack_t *give = ack;
+    for (sg_handler_t *h = nsp->server_events; h; h = h->next) {
+        if (strcmp(h->event, event) != 0)
+            continue;
+        h->cb.ev(NULL, event, args, give, h->ud);
+        give = NULL;
+    }
+    if (ack) {
+        ack->in_cb = 0;
+        if (!ack->kept || ack->sent)
+            sg_ack_free(ack);
+    }
+    sg_data_free(args);
 }

@@ -393,7 +393,8 @@ static void test_string_and_enum(void **state)
     check_ok("app", "None", "none");
     check_bad("logLevel", "verbose");
     check_bad("app", "");
-    check_bad("adapter", "redis");
+    check_ok("adapter", "redis", "redis");
+    check_bad("adapter", "cluster");
 
     sg_config_t cfg;
     sg_config_init(&cfg);

@@ -1,0 +1,494 @@
+/* redis_conn.c - two hiredis async connections on our libuv loop, with
+ * reconnection and subscription restore. */
+#include "redis_conn.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+
+#include "map.h"
+#include "util.h"
+
+typedef enum { CONN_IDLE = 0, CONN_CONNECTING, CONN_READY } conn_state_t;
+
+typedef struct conn {
+    sg_redis_t *r;
+    const char *name; /* "command" / "subscriber" */
+    int is_sub;
+    redisAsyncContext *ac;
+    conn_state_t state;
+    unsigned attempt; /* failed attempts since the last ready state */
+    uv_timer_t timer; /* reconnect delay */
+} conn_t;
+
+typedef struct sub {
+    char *key; /* 'c' or 'p', then the name */
+    size_t klen;
+    sg_redis_msg_cb cb;
+    void *ud;
+} sub_t;
+
+typedef struct cmd_rec {
+    sg_redis_reply_cb cb;
+    void *ud;
+} cmd_rec_t;
+
+struct sg_redis {
+    uv_loop_t *loop;
+    char *host, *unix_path, *user, *pass, *where;
+    int port, db;
+    unsigned bmin, bmax;
+    sg_redis_log_cb log;
+    void *log_ud;
+    conn_t cmd, sub;
+    sg_map_t *subs;
+    sg_redis_state_t state;
+    int closing;
+    int open_timers;
+};
+
+__attribute__((format(printf, 3, 4))) static void rlog(sg_redis_t *r, int level, const char *fmt,
+                                                       ...)
+{
+    if (!r->log)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    r->log(r->log_ud, level, buf);
+}
+
+/* ---- URL ---- */
+
+static char *pct_decode(const char *s, size_t n)
+{
+    char *out = sg_malloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int parse_url(sg_redis_t *r, const char *url, char *err, size_t errlen)
+{
+    if (!strncmp(url, "unix:", 5)) {
+        const char *p = url + 5;
+        while (p[0] == '/' && p[1] == '/')
+            p++; /* unix:///path and unix:/path alike */
+        if (!*p) {
+            snprintf(err, errlen, "redisUrl: unix: needs a socket path");
+            return SG_EINVAL;
+        }
+        r->unix_path = sg_strdup(p);
+        r->where = sg_strdup(p);
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "redisUrl '%s': expected redis://[user:password@]host[:port][/db] "
+                 "or unix:/path", url);
+        return SG_EINVAL;
+    }
+    const char *p = url + 8, *end = p + strcspn(p, "/?#");
+    const char *at = memchr(p, '@', (size_t)(end - p));
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (colon > p)
+                r->user = pct_decode(p, (size_t)(colon - p));
+            r->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            r->pass = pct_decode(p, (size_t)(at - p)); /* redis://password@host */
+        }
+        p = at + 1;
+    }
+    const char *hend, *port = NULL;
+    if (*p == '[') {
+        hend = memchr(p, ']', (size_t)(end - p));
+        if (!hend)
+            goto bad;
+        r->host = sg_strndup(p + 1, (size_t)(hend - p - 1));
+        if (hend + 1 < end && hend[1] == ':')
+            port = hend + 2;
+    } else {
+        hend = memchr(p, ':', (size_t)(end - p));
+        if (hend)
+            port = hend + 1;
+        else
+            hend = end;
+        r->host = hend > p ? sg_strndup(p, (size_t)(hend - p)) : sg_strdup("127.0.0.1");
+    }
+    r->port = 6379;
+    if (port) {
+        char *e;
+        long v = strtol(port, &e, 10);
+        if (e != end || v < 1 || v > 65535)
+            goto bad;
+        r->port = (int)v;
+    }
+    if (*end == '/' && end[1] && end[1] != '?') {
+        char *e;
+        long v = strtol(end + 1, &e, 10);
+        if (v < 0 || v > 100000 || (*e && *e != '?'))
+            goto bad;
+        r->db = (int)v;
+    }
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d", r->host, r->port);
+    r->where = sg_strdup(where);
+    return 0;
+bad:
+    snprintf(err, errlen, "redisUrl '%s' is not a valid redis:// URL", url);
+    return SG_EINVAL;
+}
+
+/* ---- state ---- */
+
+static void update_state(sg_redis_t *r)
+{
+    sg_redis_state_t s;
+    if (r->cmd.state == CONN_READY && r->sub.state == CONN_READY)
+        s = SG_REDIS_READY;
+    else
+        s = r->state == SG_REDIS_CONNECTING ? SG_REDIS_CONNECTING : SG_REDIS_DOWN;
+    if (s == r->state)
+        return;
+    r->state = s;
+    if (s == SG_REDIS_READY)
+        rlog(r, 2, "redis %s: cluster connection ready", r->where);
+    else
+        rlog(r, 1, "redis %s: cluster connection down; cross-node operations fail until it is back",
+             r->where);
+}
+
+static void conn_start(conn_t *c);
+
+static void on_retry(uv_timer_t *t)
+{
+    conn_start(t->data);
+}
+
+/* The hiredis context is gone (hiredis frees it after these callbacks). */
+static void conn_lost(conn_t *c, const char *why)
+{
+    sg_redis_t *r = c->r;
+    int was_ready = c->state == CONN_READY;
+    c->ac = NULL;
+    c->state = CONN_IDLE;
+    if (r->closing)
+        return;
+    unsigned delay = r->bmin;
+    for (unsigned i = 0; i < c->attempt && delay < r->bmax; i++)
+        delay *= 2;
+    if (delay > r->bmax)
+        delay = r->bmax;
+    c->attempt++;
+    if (was_ready)
+        rlog(r, 1, "redis %s: %s connection lost (%s); reconnecting in %u ms", r->where, c->name,
+             why, delay);
+    else
+        rlog(r, c->attempt == 1 ? 1 : 3, "redis %s: %s connection failed (%s); retrying in %u ms",
+             r->where, c->name, why, delay);
+    update_state(r);
+    uv_timer_start(&c->timer, on_retry, delay, 0);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    conn_t *c = ac->data;
+    if (status != REDIS_OK)
+        conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    conn_t *c = ac->data;
+    conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+static void issue_sub(sg_redis_t *r, const sub_t *s, int unsub)
+{
+    const char *verb = s->key[0] == 'p' ? (unsub ? "PUNSUBSCRIBE" : "PSUBSCRIBE")
+                                        : (unsub ? "UNSUBSCRIBE" : "SUBSCRIBE");
+    const char *argv[2] = {verb, s->key + 1};
+    size_t lens[2] = {strlen(verb), s->klen - 1};
+    redisAsyncCommandArgv(r->sub.ac, on_sub_reply, r, 2, argv, lens);
+}
+
+/* The handshake (AUTH, SELECT) ends with a PING whose answer marks the
+ * connection ready; on the subscriber, the subscriptions follow it. */
+static void on_ping(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    conn_t *c = privdata;
+    redisReply *rep = reply;
+    if (!rep || c->ac != ac)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rlog(c->r, 0, "redis %s: %s connection refused: %s", c->r->where, c->name, rep->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    c->state = CONN_READY;
+    c->attempt = 0;
+    rlog(c->r, 3, "redis %s: %s connection ready", c->r->where, c->name);
+    if (c->is_sub) {
+        sg_map_iter_t it = {0};
+        while (sg_map_next(c->r->subs, &it))
+            issue_sub(c->r, it.val, 0);
+    }
+    update_state(c->r);
+}
+
+static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    conn_t *c = privdata;
+    redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_ERROR && c->ac == ac)
+        rlog(c->r, 0, "redis %s: %s connection: %s", c->r->where, c->name, rep->str);
+}
+
+static void conn_start(conn_t *c)
+{
+    sg_redis_t *r = c->r;
+    if (r->closing || c->ac)
+        return;
+    redisAsyncContext *ac = r->unix_path ? redisAsyncConnectUnix(r->unix_path)
+                                         : redisAsyncConnect(r->host, r->port);
+    if (!ac || ac->err) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        c->state = CONN_CONNECTING;
+        conn_lost(c, why);
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    c->state = CONN_CONNECTING;
+    redisLibuvAttach(ac, r->loop);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (r->pass) {
+        if (r->user)
+            redisAsyncCommand(ac, on_handshake, c, "AUTH %s %s", r->user, r->pass);
+        else
+            redisAsyncCommand(ac, on_handshake, c, "AUTH %s", r->pass);
+    }
+    if (r->db && !c->is_sub)
+        redisAsyncCommand(ac, on_handshake, c, "SELECT %d", r->db);
+    redisAsyncCommand(ac, on_ping, c, "PING");
+}
+
+/* ---- public ---- */
+
+static void conn_init(sg_redis_t *r, conn_t *c, const char *name, int is_sub)
+{
+    c->r = r;
+    c->name = name;
+    c->is_sub = is_sub;
+    uv_timer_init(r->loop, &c->timer);
+    c->timer.data = c;
+    r->open_timers++;
+}
+
+int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, char *err,
+                 size_t errlen)
+{
+    sg_redis_t *r = sg_calloc(1, sizeof(*r));
+    r->loop = loop;
+    if (parse_url(r, o->url ? o->url : "", err, errlen) != 0) {
+        sg_free(r->host);
+        sg_free(r->unix_path);
+        sg_free(r->user);
+        sg_free(r->pass);
+        sg_free(r->where);
+        sg_free(r);
+        return SG_EINVAL;
+    }
+    r->bmin = o->backoff_min_ms ? o->backoff_min_ms : 1;
+    r->bmax = o->backoff_max_ms > r->bmin ? o->backoff_max_ms : r->bmin;
+    r->log = o->log;
+    r->log_ud = o->log_ud;
+    r->subs = sg_map_new();
+    conn_init(r, &r->cmd, "command", 0);
+    conn_init(r, &r->sub, "subscriber", 1);
+    rlog(r, 2, "redis %s: connecting", r->where);
+    conn_start(&r->cmd);
+    conn_start(&r->sub);
+    *out = r;
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    sg_redis_t *r = c->r;
+    if (--r->open_timers == 0)
+        sg_free(r);
+}
+
+void sg_redis_free(sg_redis_t *r)
+{
+    if (!r)
+        return;
+    r->closing = 1;
+    conn_t *cs[2] = {&r->cmd, &r->sub};
+    for (int i = 0; i < 2; i++) {
+        if (cs[i]->ac)
+            redisAsyncFree(cs[i]->ac); /* runs pending callbacks with NULL */
+        cs[i]->ac = NULL;
+        uv_timer_stop(&cs[i]->timer);
+        uv_close((uv_handle_t *)&cs[i]->timer, on_timer_closed);
+    }
+    sg_map_iter_t it = {0};
+    while (sg_map_next(r->subs, &it)) {
+        sub_t *s = it.val;
+        sg_free(s->key);
+        sg_free(s);
+    }
+    sg_map_free(r->subs);
+    r->subs = NULL;
+    sg_free(r->host);
+    sg_free(r->unix_path);
+    sg_free(r->user);
+    sg_free(r->pass);
+    sg_free(r->where);
+}
+
+sg_redis_state_t sg_redis_state(const sg_redis_t *r)
+{
+    return r->state;
+}
+
+const char *sg_redis_state_name(const sg_redis_t *r)
+{
+    static const char *const names[] = {"connecting", "ready", "down"};
+    return names[r->state];
+}
+
+int sg_redis_can_send(const sg_redis_t *r)
+{
+    return !r->closing && r->cmd.state == CONN_READY;
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    sg_redis_t *r = privdata;
+    redisReply *rep = reply;
+    if (!rep || r->closing || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+        return;
+    redisReply **e = rep->element;
+    if (e[0]->type != REDIS_REPLY_STRING)
+        return;
+    char kbuf[512];
+    const redisReply *name, *chan, *payload;
+    if (!strcmp(e[0]->str, "message")) {
+        name = chan = e[1];
+        payload = e[2];
+        kbuf[0] = 'c';
+    } else if (!strcmp(e[0]->str, "pmessage") && rep->elements >= 4) {
+        name = e[1];
+        chan = e[2];
+        payload = e[3];
+        kbuf[0] = 'p';
+    } else {
+        return; /* subscribe confirmations */
+    }
+    if (name->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING ||
+        payload->type != REDIS_REPLY_STRING || name->len + 1 > sizeof kbuf)
+        return;
+    memcpy(kbuf + 1, name->str, name->len);
+    sub_t *s = sg_map_get(r->subs, kbuf, name->len + 1);
+    if (s)
+        s->cb(s->ud, chan->str, chan->len, payload->str, payload->len);
+}
+
+void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_msg_cb cb,
+                        void *ud)
+{
+    size_t n = strlen(name);
+    char *key = sg_malloc(n + 2);
+    key[0] = pattern ? 'p' : 'c';
+    memcpy(key + 1, name, n + 1);
+    sub_t *s = sg_map_get(r->subs, key, n + 1);
+    if (s) {
+        sg_free(key);
+        s->cb = cb;
+        s->ud = ud;
+        return;
+    }
+    s = sg_calloc(1, sizeof(*s));
+    s->key = key;
+    s->klen = n + 1;
+    s->cb = cb;
+    s->ud = ud;
+    sg_map_put(r->subs, s->key, s->klen, s);
+    if (r->sub.state == CONN_READY)
+        issue_sub(r, s, 0);
+}
+
+void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern)
+{
+    if (!r->subs)
+        return;
+    size_t n = strlen(name);
+    char *key = sg_malloc(n + 2);
+    key[0] = pattern ? 'p' : 'c';
+    memcpy(key + 1, name, n + 1);
+    sub_t *s = sg_map_del(r->subs, key, n + 1);
+    sg_free(key);
+    if (!s)
+        return;
+    if (r->sub.state == CONN_READY)
+        issue_sub(r, s, 1);
+    sg_free(s->key);
+    sg_free(s);
+}
+
+static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    cmd_rec_t *rec = privdata;
+    if (rec->cb)
+        rec->cb(rec->ud, reply);
+    sg_free(rec);
+}
+
+int sg_redis_command(sg_redis_t *r, sg_redis_reply_cb cb, void *ud, int argc, const char **argv,
+                     const size_t *lens)
+{
+    if (!sg_redis_can_send(r))
+        return SG_ESTATE;
+    cmd_rec_t *rec = sg_malloc(sizeof(*rec));
+    rec->cb = cb;
+    rec->ud = ud;
+    if (redisAsyncCommandArgv(r->cmd.ac, on_cmd_reply, rec, argc, argv, lens) != REDIS_OK) {
+        sg_free(rec);
+        return SG_ESTATE;
+    }
+    return 0;
+}
+
+int sg_redis_publish(sg_redis_t *r, const char *channel, size_t chlen, const void *data,
+                     size_t len)
+{
+    const char *argv[3] = {"PUBLISH", channel, data};
+    size_t lens[3] = {7, chlen, len};
+    return sg_redis_command(r, NULL, NULL, 3, argv, lens);
+}

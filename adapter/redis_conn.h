@@ -1,0 +1,85 @@
+/* redis_conn.h - the Redis connection layer shared by every Redis backend.
+ *
+ * One sg_redis_t per process holds two connections on the server's libuv
+ * loop: a command connection (PUBLISH, PUBSUB NUMSUB, ...) and a subscriber
+ * connection. Both reconnect on their own with capped exponential back-off;
+ * after every reconnect the subscriber re-issues each registered
+ * subscription. Subscriptions are keyed by (name, pattern): registering the
+ * same one twice keeps a single SUBSCRIBE on the wire, which the
+ * NUMSUB-based server count of the Node adapter depends on.
+ *
+ * Pushes reach backends only through sg_redis_msg_cb (channel, payload): the
+ * backends never see hiredis' async API, so a subscriber that parses its
+ * socket with a bare redisReader (needed for SSUBSCRIBE / smessage, which
+ * hiredis 0.14's async API drops) can replace the current one without
+ * touching them.
+ *
+ * Every function must be called on the loop's thread. */
+#ifndef SG_REDIS_CONN_H
+#define SG_REDIS_CONN_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+typedef struct sg_redis sg_redis_t;
+
+/** Log sink: level 0 error, 1 warn, 2 info, 3 debug. */
+typedef void (*sg_redis_log_cb)(void *ud, int level, const char *msg);
+
+typedef struct sg_redis_opts {
+    const char *url;          /* redis://[user:password@]host[:port][/db] or unix:/path */
+    unsigned backoff_min_ms;  /* first retry delay (>= 1) */
+    unsigned backoff_max_ms;  /* cap */
+    sg_redis_log_cb log;      /* may be NULL */
+    void *log_ud;
+} sg_redis_opts_t;
+
+typedef enum {
+    SG_REDIS_CONNECTING = 0, /* never been ready yet */
+    SG_REDIS_READY,          /* both connections up, subscriptions issued */
+    SG_REDIS_DOWN,           /* was ready, lost; reconnecting */
+} sg_redis_state_t;
+
+/** Parse url and start connecting (nothing blocks except the host name
+ *  lookup that hiredis does). Returns 0 with *out, or SG_EINVAL with err
+ *  filled when the URL is invalid. */
+int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, char *err,
+                 size_t errlen);
+/** Close both connections. Pending command callbacks run now with a NULL
+ *  reply; memory is released once the loop has run the close callbacks.
+ *  NULL is a no-op. */
+void sg_redis_free(sg_redis_t *r);
+
+sg_redis_state_t sg_redis_state(const sg_redis_t *r);
+/** "connecting", "ready" or "down". */
+const char *sg_redis_state_name(const sg_redis_t *r);
+/** 1 when commands can be sent now (command connection ready). */
+int sg_redis_can_send(const sg_redis_t *r);
+
+/** Called for every message on a subscription: the channel it was published
+ *  on and the payload (both borrowed for the call). */
+typedef void (*sg_redis_msg_cb)(void *ud, const char *channel, size_t chlen, const char *data,
+                                size_t len);
+
+/** Register a subscription (pattern: PSUBSCRIBE). Issued now if the
+ *  subscriber is up, and again after every reconnect, until
+ *  sg_redis_unsubscribe. Registering an existing (name, pattern) replaces
+ *  its callback without a second SUBSCRIBE. */
+void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_msg_cb cb,
+                        void *ud);
+void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern);
+
+/** Fire-and-forget PUBLISH. Returns 0 once queued, SG_ESTATE when the
+ *  command connection is not ready (nothing is queued while it is down). */
+int sg_redis_publish(sg_redis_t *r, const char *channel, size_t chlen, const void *data,
+                     size_t len);
+
+/** reply is NULL when the connection was lost or closed before answering. */
+typedef void (*sg_redis_reply_cb)(void *ud, const redisReply *reply);
+/** Send a command; cb (may be NULL) runs exactly once, unless the call
+ *  returns SG_ESTATE (command connection not ready; cb is not called). */
+int sg_redis_command(sg_redis_t *r, sg_redis_reply_cb cb, void *ud, int argc, const char **argv,
+                     const size_t *lens);
+
+#endif

@@ -1,0 +1,77 @@
+'use strict';
+// @socket.io/redis-emitter 5.1, run as a separate Node process, drives a
+// siogate node (adapter = redis): emits to all / a room / a namespace,
+// socketsJoin / socketsLeave / disconnectSockets, serverSideEmit.
+const { test, before, after, describe } = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer } = require('./lib/server');
+const { connected, closeAll, ask, recorder, waitFor, nextDisconnect } = require('./lib/util');
+const redis = require('./lib/redis');
+const { waitSubscribed, until } = require('./lib/cluster');
+const { startNodePeer, runEmitter } = require('./node-peer');
+
+const skip = !redis.available() && `redis-server not found at ${redis.REDIS_BIN}`;
+
+describe('redis-emitter drives siogate', { skip }, () => {
+  let rds;
+  let sg;
+  before(async () => {
+    rds = await redis.startRedis();
+    sg = await startServer({ settings: { adapter: 'redis', redisUrl: rds.url } });
+    await waitSubscribed(rds.url, 1, { nsps: ['/', '/custom'] });
+  });
+  after(async () => {
+    closeAll();
+    if (sg) await sg.stop();
+    if (rds) await rds.stop();
+  });
+
+  test('emit to all, to a room (with except), to a namespace; binary intact', async () => {
+    const a = await connected(sg.url);
+    const b = await connected(sg.url);
+    const c = await connected(sg.url + '/custom');
+    await ask(a, 'join', 'em-room');
+    await ask(b, 'join', 'em-room');
+    await ask(b, 'join', 'em-excluded');
+    const rec = [a, b, c].map((s) => recorder(s, 'em'));
+    await runEmitter(rds.url, [
+      { op: 'emit', args: ['em', 'all', { $buffer: [1, 2] }] },
+      { op: 'emit', to: ['em-room'], except: ['em-excluded'], args: ['em', 'room'] },
+      { op: 'emit', nsp: '/custom', args: ['em', 'custom'] },
+      { op: 'emit', args: ['em', 'end'] },
+      { op: 'emit', nsp: '/custom', args: ['em', 'end'] },
+    ]);
+    for (const r of rec) await r.match((m) => m === 'end');
+    const texts = rec.map((r) => r.items.map((x) => x[0]));
+    assert.deepEqual(texts[0], ['all', 'room', 'end']);
+    assert.deepEqual(texts[1], ['all', 'end']);
+    assert.deepEqual(texts[2], ['custom', 'end']);
+    assert.deepEqual([...rec[0].items[0][1]], [1, 2]);
+  });
+
+  test('socketsJoin / socketsLeave / disconnectSockets', async () => {
+    const a = await connected(sg.url);
+    await ask(a, 'join', 'ej-src');
+    const roomsOf = async () => (await ask(a, 'rooms'))[0];
+    await runEmitter(rds.url, [{ op: 'socketsJoin', to: ['ej-src'], args: ['ej-new'] }]);
+    await until(async () => (await roomsOf()).includes('ej-new'), 10000, 'socketsJoin applied');
+    await runEmitter(rds.url, [{ op: 'socketsLeave', to: ['ej-src'], args: ['ej-new'] }]);
+    await until(async () => !(await roomsOf()).includes('ej-new'), 10000, 'socketsLeave applied');
+    const d = nextDisconnect(a);
+    await runEmitter(rds.url, [{ op: 'disconnectSockets', to: ['ej-src'], args: [false] }]);
+    assert.equal(await d, 'io server disconnect');
+  });
+
+  test('serverSideEmit reaches siogate\'s handlers (ping -> pong to the cluster)', async () => {
+    // A Node peer observes the pong that siogate's ping handler emits.
+    const node = await startNodePeer({ redisUrl: rds.url });
+    try {
+      await waitSubscribed(rds.url, 2);
+      const pong = waitFor(node.io, 'pong');
+      await runEmitter(rds.url, [{ op: 'serverSideEmit', args: ['ping', 'from-emitter', 3] }]);
+      assert.deepEqual(await pong, ['from-emitter', 3]);
+    } finally {
+      await node.stop();
+    }
+  });
+});
