@@ -16,7 +16,7 @@ top=$PWD
 packages=(build-essential cmake pkg-config
           libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
           libmsgpack-dev libjansson-dev libcmocka-dev)
-test_packages=(chromium redis-server nginx-light)
+test_packages=(chromium redis-server nginx-light gnuplot-nox)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -37,13 +37,17 @@ install_packages() {
 }
 
 install_npm() {
-    # The official client bundle that siogate serves, and the test clients.
-    local dir=tests/integration stamp=tests/integration/node_modules/.sg-lock
-    if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
-        echo "dev.sh: npm ci in $dir"
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-        cp "$dir/package-lock.json" "$stamp"
-    fi
+    # tests/integration: the official client bundle that siogate serves, the
+    # test clients and Node peers; tests/bench: the Node server it compares to.
+    local dir stamp
+    for dir in tests/integration tests/bench; do
+        stamp=$dir/node_modules/.sg-lock
+        if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+            echo "dev.sh: npm ci in $dir"
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+            cp "$dir/package-lock.json" "$stamp"
+        fi
+    done
 }
 
 build() {

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * The Node.js counterpart that tests/bench/run measures next to siogate: a
+ * plain socket.io 4.8 server with the chat app's three benchmark handlers and
+ * socket.io's defaults (websocket clients connect straight to
+ * /socket.io/?EIO=4&transport=websocket).
+ *
+ *   node node-server.js [--host 127.0.0.1] [--port 3000] [--log-level L]
+ *                       [--adapter memory|redis] [--redis-url redis://127.0.0.1:6379]
+ *
+ *   "join"      (room, ack)      join room; ack(true)
+ *   "broadcast" (room, ...args)  emit "message"(...args) to room except the sender
+ *   "echo"      (...args, ack)   ack(...args)
+ *
+ * Prints "listening on http://HOST:PORT" to stderr when ready; exits on
+ * SIGTERM/SIGINT. With --adapter redis, broadcasts go through @socket.io/redis-adapter
+ * (the counterpart of siogate's --adapter redis). Unknown options are ignored so the runner can pass the same
+ * command line it gives siogate.
+ */
+const http = require('http');
+const { Server } = require('socket.io');
+
+const opts = { host: '127.0.0.1', port: 3000, adapter: 'memory', redisUrl: 'redis://127.0.0.1:6379' };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--host') opts.host = argv[++i];
+  else if (argv[i] === '--port') opts.port = Number(argv[++i]);
+  else if (argv[i] === '--adapter') opts.adapter = argv[++i];
+  else if (argv[i] === '--redis-url') opts.redisUrl = argv[++i];
+}
+
+const httpServer = http.createServer();
+const io = new Server(httpServer);
+
+io.on('connection', (socket) => {
+  socket.on('join', (room, ack) => {
+    if (typeof room === 'string') socket.join(room);
+    if (typeof ack === 'function') ack(true);
+  });
+  socket.on('broadcast', (room, ...args) => {
+    const target = typeof room === 'string' ? socket.to(room) : socket.broadcast;
+    target.emit('message', ...args);
+  });
+  socket.on('echo', (...args) => {
+    const ack = args.length && typeof args[args.length - 1] === 'function' ? args.pop() : null;
+    if (ack) ack(...args);
+  });
+});
+
+async function main() {
+  if (opts.adapter === 'redis') {
+    const { createClient } = require('redis');
+    const { createAdapter } = require('@socket.io/redis-adapter');
+    const pub = createClient({ url: opts.redisUrl });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  httpServer.listen(opts.port, opts.host, () => {
+    process.stderr.write(`listening on http://${opts.host}:${opts.port}\n`);
+  });
+}
+main().catch((e) => {
+  process.stderr.write(`node-server: ${e.stack || e}\n`);
+  process.exit(1);
+});
+
+const stop = () => {
+  io.close();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
