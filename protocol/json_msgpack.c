@@ -111,6 +111,70 @@ void sg_jmp_pack(msgpack_packer *pk, const json_t *v, sg_buf_t *const *bins, siz
     sg_jmp_pack_value(&ctx, v);
 }
 
+/* ---- Dates (msgpack Timestamp extension) ------------------------------ */
+
+static uint64_t sg_jmp_be(const unsigned char *p, size_t n);
+
+/* Date#toJSON of time value t (ms), as V8 prints it: null for an invalid
+ * Date, years outside 0..9999 as +YYYYYY / -YYYYYY. */
+static json_t *sg_jmp_date_json(double t)
+{
+    /* TimeClip: beyond 8.64e15 ms (or not finite) the Date is invalid. */
+    if (!isfinite(t) || fabs(t) > 8.64e15)
+        return json_null();
+    int64_t ms = (int64_t)t; /* ToIntegerOrInfinity truncates toward zero */
+    int64_t days = ms / 86400000, rem = ms % 86400000;
+    if (rem < 0) {
+        rem += 86400000;
+        days--;
+    }
+    /* Civil date from days since 1970-01-01 (proleptic Gregorian), after
+     * Howard Hinnant's days_from_civil inverse. */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1;
+    int64_t month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    /* Every field is bounded by the Date range: years fit in 6 digits. */
+    char ybuf[24], out[64];
+    if (year >= 0 && year <= 9999)
+        snprintf(ybuf, sizeof ybuf, "%04d", (int)year);
+    else
+        snprintf(ybuf, sizeof ybuf, "%c%06d", year < 0 ? '-' : '+', (int)(year < 0 ? -year : year));
+    snprintf(out, sizeof out, "%.8s-%02u-%02uT%02u:%02u:%02u.%03uZ", ybuf, (unsigned)month % 100,
+             (unsigned)day % 100, (unsigned)(rem / 3600000) % 100, (unsigned)(rem / 60000 % 60),
+             (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));
+    return json_string(out);
+}
+
+/* An ext value as notepack 3 decodes it, then JSON-serialised: a Timestamp
+ * (type -1: 32, 64 and 96-bit forms) becomes a Date, hence an ISO string;
+ * every other ext (undefined = fixext 1 type 0 included) becomes null. The
+ * time value is computed in doubles with the same operations as notepack's
+ * decoder, so the rounding matches. */
+static json_t *sg_jmp_ext_json(const msgpack_object_ext *e)
+{
+    const unsigned char *p = (const unsigned char *)e->ptr;
+    if (e->type == -1 && e->size == 4)
+        return sg_jmp_date_json((double)sg_jmp_be(p, 4) * 1e3);
+    if (e->type == -1 && e->size == 8) {
+        uint32_t hi = (uint32_t)sg_jmp_be(p, 4), lo = (uint32_t)sg_jmp_be(p + 4, 4);
+        double sec = (double)(hi & 0x3) * 4294967296.0 + (double)lo;
+        return sg_jmp_date_json(sec * 1e3 + (double)(hi >> 2) / 1e6);
+    }
+    if (e->type == -1 && e->size == 12) {
+        uint32_t ns = (uint32_t)sg_jmp_be(p, 4), lo = (uint32_t)sg_jmp_be(p + 8, 4);
+        int32_t hi = (int32_t)(uint32_t)sg_jmp_be(p + 4, 4);
+        double sec = (double)hi * 4294967296.0 + (double)lo;
+        return sg_jmp_date_json(sec * 1e3 + (double)ns / 1e6);
+    }
+    return json_null();
+}
+
 /* ---- unpack ----------------------------------------------------------- */
 
 typedef struct sg_jmp_unpack_ctx {
@@ -128,8 +192,10 @@ static int sg_jmp_conv(sg_jmp_unpack_ctx_t *ctx, const msgpack_object *o, size_t
     *out = NULL;
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
-    case MSGPACK_OBJECT_EXT: /* notepack: undefined (fixext 0) and others */
         v = json_null();
+        break;
+    case MSGPACK_OBJECT_EXT:
+        v = sg_jmp_ext_json(&o->via.ext);
         break;
     case MSGPACK_OBJECT_BOOLEAN:
         v = json_boolean(o->via.boolean);

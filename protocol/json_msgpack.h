@@ -1,7 +1,11 @@
 /* json_msgpack.h - conversion between Socket.IO packet data (jansson values
  * with binary placeholders, see sio.h) and msgpack, as the Node notepack.io
  * encoder does it: integral numbers as msgpack integers, other numbers as
- * float64, Buffers as bin, undefined (fixext 0) as nil. */
+ * float64, Buffers as bin, undefined (fixext 0) as nil. Decoding turns a
+ * Timestamp ext (type -1; what notepack 3 writes for a Date) into the
+ * string Date#toJSON gives ("2023-11-14T22:13:20.123Z"; null when out of
+ * the Date range), as the Node side would deliver it to JSON clients; other
+ * ext types decode as null. */
 #ifndef SG_JSON_MSGPACK_H
 #define SG_JSON_MSGPACK_H
 
