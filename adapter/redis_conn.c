@@ -23,6 +23,7 @@ typedef struct conn {
     redisAsyncContext *ac;
     conn_state_t state;
     unsigned attempt; /* failed attempts since the last ready state */
+    char refused[160]; /* the first handshake error (AUTH, SELECT) of this attempt */
     uv_timer_t timer; /* reconnect delay */
 } conn_t;
 
@@ -84,20 +85,69 @@ static char *pct_decode(const char *s, size_t n)
     return out;
 }
 
+/* user:password (or password alone) of [p, at), percent-decoded. */
+static void parse_userinfo(sg_redis_t *r, const char *p, const char *at)
+{
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    if (colon) {
+        if (colon > p)
+            r->user = pct_decode(p, (size_t)(colon - p));
+        r->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
+    } else {
+        r->pass = pct_decode(p, (size_t)(at - p)); /* redis://password@host */
+    }
+}
+
+/* "db=N" in a query string; 0 or SG_EINVAL. */
+static int parse_db_query(sg_redis_t *r, const char *q)
+{
+    while (q && *q) {
+        if (!strncmp(q, "db=", 3)) {
+            char *e;
+            long v = strtol(q + 3, &e, 10);
+            if (e == q + 3 || v < 0 || v > 100000 || (*e && *e != '&'))
+                return SG_EINVAL;
+            r->db = (int)v;
+        }
+        q = strchr(q, '&');
+        if (q)
+            q++;
+    }
+    return 0;
+}
+
+/* unix:/path, unix:///path, or unix://[[user]:password@]/path[?db=N] (the
+ * redis-py form): a socket path alone cannot carry AUTH and SELECT. */
+static int parse_unix_url(sg_redis_t *r, const char *url, char *err, size_t errlen)
+{
+    const char *p = url + 5;
+    if (p[0] == '/' && p[1] == '/' && p[2] != '/') {
+        const char *at = strstr(p + 2, "@/");
+        if (!at)
+            goto bad;
+        parse_userinfo(r, p + 2, at);
+        p = at + 1;
+    }
+    while (p[0] == '/' && p[1] == '/')
+        p++; /* unix:///path and unix:/path alike */
+    size_t n = strcspn(p, "?");
+    if (!n)
+        goto bad;
+    if (p[n] == '?' && parse_db_query(r, p + n + 1) != 0)
+        goto bad;
+    r->unix_path = sg_strndup(p, n);
+    r->where = sg_strdup(r->unix_path);
+    return 0;
+bad:
+    snprintf(err, errlen, "redisUrl '%s': expected unix:/path or "
+             "unix://[[user]:password@]/path[?db=N]", url);
+    return SG_EINVAL;
+}
+
 static int parse_url(sg_redis_t *r, const char *url, char *err, size_t errlen)
 {
-    if (!strncmp(url, "unix:", 5)) {
-        const char *p = url + 5;
-        while (p[0] == '/' && p[1] == '/')
-            p++; /* unix:///path and unix:/path alike */
-        if (!*p) {
-            snprintf(err, errlen, "redisUrl: unix: needs a socket path");
-            return SG_EINVAL;
-        }
-        r->unix_path = sg_strdup(p);
-        r->where = sg_strdup(p);
-        return 0;
-    }
+    if (!strncmp(url, "unix:", 5))
+        return parse_unix_url(r, url, err, errlen);
     if (strncmp(url, "redis://", 8) != 0) {
         snprintf(err, errlen, "redisUrl '%s': expected redis://[user:password@]host[:port][/db] "
                  "or unix:/path", url);
@@ -106,14 +156,7 @@ static int parse_url(sg_redis_t *r, const char *url, char *err, size_t errlen)
     const char *p = url + 8, *end = p + strcspn(p, "/?#");
     const char *at = memchr(p, '@', (size_t)(end - p));
     if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p)
-                r->user = pct_decode(p, (size_t)(colon - p));
-            r->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            r->pass = pct_decode(p, (size_t)(at - p)); /* redis://password@host */
-        }
+        parse_userinfo(r, p, at);
         p = at + 1;
     }
     const char *hend, *port = NULL;
@@ -187,6 +230,11 @@ static void conn_lost(conn_t *c, const char *why)
 {
     sg_redis_t *r = c->r;
     int was_ready = c->state == CONN_READY;
+    int refused = c->refused[0] != '\0';
+    char why_buf[160];
+    if (refused)
+        why = strcpy(why_buf, c->refused); /* rather than the "closed" that follows */
+    c->refused[0] = '\0';
     c->ac = NULL;
     c->state = CONN_IDLE;
     if (r->closing)
@@ -200,9 +248,10 @@ static void conn_lost(conn_t *c, const char *why)
     if (was_ready)
         rlog(r, 1, "redis %s: %s connection lost (%s); reconnecting in %u ms", r->where, c->name,
              why, delay);
-    else
-        rlog(r, c->attempt == 1 ? 1 : 3, "redis %s: %s connection failed (%s); retrying in %u ms",
-             r->where, c->name, why, delay);
+    else /* once at warn (error when Redis refused us), then at debug while it lasts */
+        rlog(r, c->attempt == 1 ? (refused ? 0 : 1) : 3,
+             "redis %s: %s connection %s (%s); retrying in %u ms", r->where, c->name,
+             refused ? "refused" : "failed", why, delay);
     update_state(r);
     uv_timer_start(&c->timer, on_retry, delay, 0);
 }
@@ -232,16 +281,19 @@ static void issue_sub(sg_redis_t *r, const sub_t *s, int unsub)
 }
 
 /* The handshake (AUTH, SELECT) ends with a PING whose answer marks the
- * connection ready; on the subscriber, the subscriptions follow it. */
+ * connection ready; on the subscriber, the subscriptions follow it. Any
+ * error in the handshake fails the attempt: a failed SELECT must not leave
+ * the node working on database 0. */
 static void on_ping(redisAsyncContext *ac, void *reply, void *privdata)
 {
     conn_t *c = privdata;
     redisReply *rep = reply;
     if (!rep || c->ac != ac)
         return;
-    if (rep->type == REDIS_REPLY_ERROR) {
-        rlog(c->r, 0, "redis %s: %s connection refused: %s", c->r->where, c->name, rep->str);
-        redisAsyncDisconnect(ac);
+    if (rep->type == REDIS_REPLY_ERROR || c->refused[0]) {
+        if (!c->refused[0])
+            snprintf(c->refused, sizeof c->refused, "%s", rep->str);
+        redisAsyncDisconnect(ac); /* conn_lost logs c->refused */
         return;
     }
     c->state = CONN_READY;
@@ -259,8 +311,8 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
 {
     conn_t *c = privdata;
     redisReply *rep = reply;
-    if (rep && rep->type == REDIS_REPLY_ERROR && c->ac == ac)
-        rlog(c->r, 0, "redis %s: %s connection: %s", c->r->where, c->name, rep->str);
+    if (rep && rep->type == REDIS_REPLY_ERROR && c->ac == ac && !c->refused[0])
+        snprintf(c->refused, sizeof c->refused, "%s", rep->str);
 }
 
 static void conn_start(conn_t *c)
@@ -281,6 +333,7 @@ static void conn_start(conn_t *c)
     }
     ac->data = c;
     c->ac = ac;
+    c->refused[0] = '\0';
     c->state = CONN_CONNECTING;
     redisLibuvAttach(ac, r->loop);
     redisAsyncSetConnectCallback(ac, on_connect);

@@ -28,7 +28,8 @@ typedef struct sg_redis sg_redis_t;
 typedef void (*sg_redis_log_cb)(void *ud, int level, const char *msg);
 
 typedef struct sg_redis_opts {
-    const char *url;          /* redis://[user:password@]host[:port][/db] or unix:/path */
+    const char *url;          /* redis://[user:password@]host[:port][/db], unix:/path or
+                                 unix://[[user]:password@]/path[?db=N] */
     unsigned backoff_min_ms;  /* first retry delay (>= 1) */
     unsigned backoff_max_ms;  /* cap */
     sg_redis_log_cb log;      /* may be NULL */

@@ -133,7 +133,8 @@ static const sg_cfg_row_t rows[] = {
      "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter)."},
     {"redisUrl", "SIOGATE_REDIS_URL", CT_STRING, ST_STR, OFF(redis_url), 1, 4096,
      "redis://127.0.0.1:6379", NULL, NULL, 0,
-     "Redis for adapter = redis: redis://[user:password@]host[:port][/db] or unix:/path."},
+     "Redis for adapter = redis: redis://[user:password@]host[:port][/db], unix:/path or "
+     "unix://[[user]:password@]/path[?db=N]."},
     {"redisKey", "SIOGATE_REDIS_KEY", CT_STRING, ST_STR, OFF(redis_key), 1, 255, "socket.io", NULL,
      NULL, 0, "Channel prefix shared by every node of the cluster (the Node adapter's key)."},
     {"requestsTimeout", "SIOGATE_REQUESTS_TIMEOUT", CT_UINT, ST_UINT, OFF(requests_timeout), 1,

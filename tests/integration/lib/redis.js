@@ -2,6 +2,8 @@
 // A private redis-server for one test file: a free loopback port, a temp
 // directory, no persistence. stop() kills exactly the process it started;
 // restart() stops it and starts a new one on the same port (Redis outage).
+// Options: extra redis-server arguments (e.g. --requirepass, --user), and a
+// unix socket in the temp directory (mode 700).
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -28,10 +30,11 @@ function freePort() {
   });
 }
 
-function spawnRedis(port, dir) {
+function spawnRedis(port, dir, extra = []) {
   const child = spawn(REDIS_BIN, [
     '--port', String(port), '--bind', HOST, '--dir', dir,
     '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning',
+    ...extra,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   child.stdout.on('data', (d) => log.push(d.toString()));
@@ -47,7 +50,8 @@ function spawnRedis(port, dir) {
         s.write('PING\r\n');
         s.once('data', (d) => {
           s.destroy();
-          if (d.toString().startsWith('+PONG')) {
+          // A server that requires AUTH answers -NOAUTH: it is up all the same.
+          if (/^(\+PONG|-NOAUTH)/.test(d.toString())) {
             child.removeAllListeners('exit');
             resolve({ child, log });
           } else setTimeout(probe, 50);
@@ -71,19 +75,25 @@ function killChild(child) {
   });
 }
 
-/** Start a redis-server; resolves { port, url, stop(), restart(), kill() }. */
-async function startRedis() {
+/** Start a redis-server; resolves { port, url, socket, stop(), restart(), kill() }.
+ *  opts.args: extra redis-server arguments; opts.unixSocket: also listen on
+ *  a unix socket (handle.socket, mode 700). */
+async function startRedis(opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-redis-'));
   const port = await freePort();
-  let cur = await spawnRedis(port, dir);
+  const socket = opts.unixSocket ? path.join(dir, 'redis.sock') : null;
+  const extra = [...(opts.args || []), ...(socket ? ['--unixsocket', socket, '--unixsocketperm', '700'] : [])];
+  let cur = await spawnRedis(port, dir, extra);
   const handle = {
     port,
     host: HOST,
+    socket,
+    log: () => cur.log.join(''),
     url: `redis://${HOST}:${port}`,
     /** Stop the server (the port stays ours to reuse by start()). */
     async kill() { await killChild(cur.child); },
-    async start() { cur = await spawnRedis(port, dir); },
-    async restart() { await killChild(cur.child); cur = await spawnRedis(port, dir); },
+    async start() { cur = await spawnRedis(port, dir, extra); },
+    async restart() { await killChild(cur.child); cur = await spawnRedis(port, dir, extra); },
     async stop() {
       await killChild(cur.child);
       fs.rmSync(dir, { recursive: true, force: true });
