@@ -213,7 +213,8 @@ static sg_bcast_t *bcast_of(sg_nsp_t *nsp, const json_t *o)
 static void on_cluster_result(int err, const char *msg, json_t *result, void *ud)
 {
     sg_ack_t *ack = ud;
-    ack1(ack, json_pack("{s:s?,s:O}", "err", err ? (msg ? msg : "error") : NULL, "result", result));
+    ack1(ack, json_pack("{s:s?,s:O?}", "err", err ? (msg ? msg : sg_strerror(err)) : NULL,
+                       "result", result));
 }
 
 static void on_cluster_fetch(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
@@ -334,6 +335,73 @@ static void on_cluster_state(sg_socket_t *s, const char *ev, sg_data_t *args, sg
     ack1(ack, json_string(sg_server_cluster_state(sg_nsp_server(sg_socket_nsp(s)))));
 }
 
+/* ---- cluster: the legacy (socket.io-redis 5.x) names ---- */
+
+static void on_legacy_done(int err, void *ud)
+{
+    ack1(ud, json_pack("{s:s?}", "err", err ? sg_strerror(err) : NULL));
+}
+
+/* {op: "join" | "leave" | "disconnect", id, room, close} */
+static void on_legacy_remote(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                             void *ud)
+{
+    const json_t *o = sg_data_get(args, 0);
+    const char *op = json_string_value(json_object_get(o, "op"));
+    const char *id = json_string_value(json_object_get(o, "id"));
+    const char *room = json_string_value(json_object_get(o, "room"));
+    sg_nsp_t *nsp = sg_socket_nsp(s);
+    if (!op || !ack)
+        return;
+    sg_ack_keep(ack);
+    if (!strcmp(op, "join"))
+        sg_nsp_remote_join(nsp, id, room, on_legacy_done, ack);
+    else if (!strcmp(op, "leave"))
+        sg_nsp_remote_leave(nsp, id, room, on_legacy_done, ack);
+    else
+        sg_nsp_remote_disconnect(nsp, id, json_is_true(json_object_get(o, "close")),
+                                 on_legacy_done, ack);
+}
+
+static void on_legacy_client_rooms(sg_socket_t *s, const char *ev, sg_data_t *args,
+                                   sg_ack_t *ack, void *ud)
+{
+    if (!ack)
+        return;
+    sg_ack_keep(ack);
+    int rc = sg_nsp_client_rooms(sg_socket_nsp(s), json_string_value(sg_data_get(args, 0)),
+                                 on_cluster_result, ack);
+    if (rc != 0)
+        ack1(ack, json_pack("{s:s}", "err", sg_strerror(rc)));
+}
+
+static void on_legacy_custom_request(sg_socket_t *s, const char *ev, sg_data_t *args,
+                                     sg_ack_t *ack, void *ud)
+{
+    if (!ack)
+        return;
+    sg_ack_keep(ack);
+    int rc = sg_nsp_custom_request(sg_socket_nsp(s), args, on_bcast_emit_acked, ack);
+    if (rc != 0)
+        ack1(ack, json_pack("{s:s}", "err", sg_strerror(rc)));
+}
+
+/* customHook: {port, sockets, data}. */
+static void on_custom_hook(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
+                           void *ud)
+{
+    sg_nsp_t *nsp = ud;
+    if (!ack)
+        return;
+    sg_data_t *d = sg_data_new();
+    json_t *data = sg_data_get(args, 0);
+    sg_data_push(d, json_pack("{s:i,s:I,s:o}", "port", sg_server_config(sg_nsp_server(nsp))->port,
+                              "sockets", (json_int_t)sg_nsp_socket_count(nsp), "data",
+                              data ? sg_data_import(d, args, data) : json_null()));
+    sg_ack_send(ack, d);
+    sg_data_free(d);
+}
+
 /* ---- chat: the page's protocol ---- */
 
 static void user_count(sg_nsp_t *nsp, const char *room)
@@ -440,10 +508,14 @@ static void chat_install_nsp(sg_nsp_t *nsp, void *ud)
         {"cluster server emit", on_cluster_server_emit},
         {"cluster set data", on_cluster_set_data},
         {"cluster state", on_cluster_state},
+        {"legacy remote", on_legacy_remote},
+        {"legacy client rooms", on_legacy_client_rooms},
+        {"legacy custom request", on_legacy_custom_request},
     };
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
         sg_nsp_on(nsp, handlers[i].event, handlers[i].cb, NULL);
     sg_nsp_on_server_event(nsp, "ping", on_server_ping, nsp);
+    sg_nsp_custom_hook(nsp, on_custom_hook, nsp);
     sg_nsp_on_disconnect(nsp, on_chat_disconnect, NULL);
 }
 

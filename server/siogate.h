@@ -118,11 +118,72 @@ size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room);
  *  text) or SG_ESTATE (server stopping); result (borrowed) holds this node's
  *  part first, then the other nodes' (only this node's on error). */
 typedef void (*sg_cluster_cb)(int err, const char *msg, json_t *result, void *ud);
-/** Every room of the namespace across the cluster (Node's adapter.allRooms()):
+/** Every room of the namespace across the cluster (Node's adapter.allRooms(),
+ *  also the legacy allRooms of socket.io-redis 5.x):
  *  result is an array of room names without duplicates. Returns 0 (cb runs
  *  once, maybe at once) or SG_EIO when the cluster is unreachable (cb not
  *  called). */
 int sg_nsp_all_rooms_cluster(sg_nsp_t *nsp, sg_cluster_cb cb, void *ud);
+
+/* ---- legacy names (socket.io-redis 5.x adapter API) ----
+ *
+ * Thin calls onto the requests above, for code written against the seed
+ * API. Legacy name -> siogate call:
+ *   allRooms            sg_nsp_all_rooms_cluster (above)
+ *   remoteJoin          sg_nsp_remote_join        socketsJoin  on room <id>
+ *   remoteLeave         sg_nsp_remote_leave       socketsLeave on room <id>
+ *   remoteDisconnect    sg_nsp_remote_disconnect  disconnectSockets on room <id>
+ *   clientRooms         sg_nsp_client_rooms       fetchSockets on room <id>
+ *   customRequest       sg_nsp_custom_request     serverSideEmit with ack of
+ *   customHook          sg_nsp_custom_hook        the event SG_CUSTOM_EVENT */
+
+/** Completion of a legacy remote operation (see sg_nsp_remote_join). */
+typedef void (*sg_legacy_cb)(int err, void *ud);
+
+/** remoteJoin: make the socket called socket_id, on whichever node holds it,
+ *  join room. A local socket joins at once; otherwise socketsJoin targeted
+ *  at the room named by the id goes to every node (a REMOTE_JOIN request
+ *  Node peers and the 8.x adapter understand). Those requests carry no
+ *  answer, so cb (may be NULL) runs once, before the call returns, with the
+ *  same value the call returns: 0 (applied here, or sent to the cluster),
+ *  SG_ENOTFOUND (no cluster and no such local socket), SG_EIO (cluster
+ *  unreachable) or SG_EINVAL. */
+int sg_nsp_remote_join(sg_nsp_t *nsp, const char *socket_id, const char *room, sg_legacy_cb cb,
+                       void *ud);
+/** remoteLeave: as sg_nsp_remote_join, with socketsLeave. */
+int sg_nsp_remote_leave(sg_nsp_t *nsp, const char *socket_id, const char *room,
+                        sg_legacy_cb cb, void *ud);
+/** remoteDisconnect: as sg_nsp_remote_join, with disconnectSockets(close). */
+int sg_nsp_remote_disconnect(sg_nsp_t *nsp, const char *socket_id, int close, sg_legacy_cb cb,
+                             void *ud);
+/** clientRooms: the rooms of one socket wherever it is in the cluster (a
+ *  local socket answers at once, otherwise fetchSockets targeted at its id).
+ *  cb gets result = the array of its rooms (own id first), or err
+ *  SG_ENOTFOUND with result NULL when no node holds it; other errors as
+ *  sg_nsp_all_rooms_cluster. Returns 0 (cb runs once) or SG_EIO / SG_EINVAL
+ *  (cb not called). */
+int sg_nsp_client_rooms(sg_nsp_t *nsp, const char *socket_id, sg_cluster_cb cb, void *ud);
+
+/** Server-side event name that carries customRequest / customHook. The 8.x
+ *  redis adapter has no CUSTOM request type, so they ride on serverSideEmit
+ *  with an ack under this name (Node peers answer it by listening with
+ *  io.on("siogate:custom", (data, cb) => cb(reply)) on serverSideEmit). */
+#define SG_CUSTOM_EVENT "siogate:custom"
+/** customHook: the handler that answers customRequest from other nodes. It
+ *  runs with s == NULL, args = the request's data, and an ack: answer with
+ *  sg_ack_send (the first argument is the reply), now or later. Request and
+ *  reply travel as JSON, as every serverSideEmit does: a binary value
+ *  arrives as {"type":"Buffer","data":[...]}, like Node's. Replaces any
+ *  hook registered before on nsp. A node with no hook does not answer (the
+ *  requester then times out with the answers it got). */
+void sg_nsp_custom_hook(sg_nsp_t *nsp, sg_event_cb cb, void *ud);
+/** customRequest: send data (may be NULL; not consumed) to the hook of every
+ *  other node and collect their replies: cb(0, replies) once each node
+ *  answered, or cb(SG_ETIMEOUT, the replies received) after requestsTimeout.
+ *  Unlike socket.io-redis 5.x, this node's own hook is not asked. Single
+ *  node: cb(0, none) at once. Returns as sg_nsp_server_side_emit. */
+int sg_nsp_custom_request(sg_nsp_t *nsp, const sg_data_t *data, sg_bcast_ack_cb cb, void *ud);
+
 /** Cluster state: "single" (in-memory adapter), or the Redis connection's
  *  "connecting", "ready" or "down". */
 const char *sg_server_cluster_state(const sg_server_t *srv);

@@ -49,6 +49,22 @@ describe('redis-emitter drives siogate', { skip }, () => {
     assert.deepEqual([...rec[0].items[0][1]], [1, 2]);
   });
 
+  test('Dates (msgpack Timestamp ext) reach clients as Date#toJSON strings', async () => {
+    const a = await connected(sg.url);
+    const got = waitFor(a, 'when');
+    const dates = [1700000000123, 1700000000000, -1, 253402300800000];
+    await runEmitter(rds.url, [
+      { op: 'emit', args: ['when', ...dates.map(($date) => ({ $date })), { at: { $date: 0 } }] },
+    ]);
+    const args = await got;
+    assert.deepEqual(args, [
+      '2023-11-14T22:13:20.123Z', '2023-11-14T22:13:20.000Z', '1969-12-31T23:59:59.999Z',
+      '+010000-01-01T00:00:00.000Z', { at: '1970-01-01T00:00:00.000Z' },
+    ]);
+    // the same strings a Node server sends its clients for these Dates
+    assert.deepEqual(args.slice(0, 4), JSON.parse(JSON.stringify(dates.map((t) => new Date(t)))));
+  });
+
   test('socketsJoin / socketsLeave / disconnectSockets', async () => {
     const a = await connected(sg.url);
     await ask(a, 'join', 'ej-src');

@@ -53,6 +53,16 @@ function runEmitter(redisUrl, ops) {
   });
 }
 
+/** JSON arguments to emitter values: {$buffer: [bytes]} -> Buffer,
+ *  {$date: ms} -> Date (at any depth). */
+function revive(a) {
+  if (Array.isArray(a)) return a.map(revive);
+  if (!a || typeof a !== 'object') return a;
+  if (a.$buffer) return Buffer.from(a.$buffer);
+  if (a.$date !== undefined) return new Date(a.$date);
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, revive(v)]));
+}
+
 async function emitterMain(redisUrl, opsJson) {
   const { Emitter } = require('@socket.io/redis-emitter');
   const client = createClient({ url: redisUrl });
@@ -62,7 +72,7 @@ async function emitterMain(redisUrl, opsJson) {
     let e = o.nsp ? root.of(o.nsp) : root;
     for (const r of o.to || []) e = e.to(r);
     for (const r of o.except || []) e = e.except(r);
-    const args = (o.args || []).map((a) => (a && a.$buffer ? Buffer.from(a.$buffer) : a));
+    const args = (o.args || []).map(revive);
     if (o.op === 'emit') e.emit(...args);
     else if (o.op === 'socketsJoin') e.socketsJoin(args[0]);
     else if (o.op === 'socketsLeave') e.socketsLeave(args[0]);
