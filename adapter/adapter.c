@@ -362,6 +362,43 @@ static void deliver_one(sg_asock_t *s, void *ud)
     c->a->host->deliver(s, c->enc, c->flags, c->a->host_ud);
 }
 
+/* The common broadcasts (one room or everyone, minus a few sockets such as
+ * the sender) need no dedup stamps and no match list: delivery never changes
+ * membership, so the room can be walked directly. Returns 0 when opts need
+ * the general path. */
+static int broadcast_direct(sg_adapter_t *a, const sg_bcast_opts_t *opts, deliver_ctx_t *c)
+{
+    sg_asock_t *skip[4] = {0};
+    if (opts->nrooms > 1 || opts->nexcept > 4)
+        return 0;
+    for (size_t i = 0; i < opts->nexcept; i++) {
+        size_t len = strlen(opts->except[i]);
+        if (sg_map_get(a->rooms, opts->except[i], len))
+            return 0;
+        skip[i] = sg_map_get(a->socks, opts->except[i], len);
+    }
+#define SG_SKIPPED(s) ((s) == skip[0] || (s) == skip[1] || (s) == skip[2] || (s) == skip[3])
+    if (opts->nrooms == 0) {
+        sg_map_iter_t it = {0};
+        while (sg_map_next(a->socks, &it))
+            if (!SG_SKIPPED((sg_asock_t *)it.val))
+                deliver_one(it.val, c);
+        return 1;
+    }
+    size_t len = strlen(opts->rooms[0]);
+    sg_aroom_t *r = sg_map_get(a->rooms, opts->rooms[0], len);
+    sg_asock_t *own = sg_map_get(a->socks, opts->rooms[0], len);
+    if (r && own)
+        return 0; /* a room named like a socket id: needs dedup */
+    for (sg_amember_t *m = r ? r->members : NULL; m; m = m->next_in_room)
+        if (!SG_SKIPPED(m->sock))
+            deliver_one(m->sock, c);
+    if (own && !SG_SKIPPED(own))
+        deliver_one(own, c);
+#undef SG_SKIPPED
+    return 1;
+}
+
 int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
 {
     sg_sio_encoded_t enc = {0};
@@ -369,7 +406,8 @@ int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
     if (rc != 0)
         return rc;
     deliver_ctx_t c = {a, &enc, opts->flags};
-    sg_adapter_select(a, opts, deliver_one, &c);
+    if (!broadcast_direct(a, opts, &c))
+        sg_adapter_select(a, opts, deliver_one, &c);
     sg_sio_encoded_clear(&enc);
     if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->broadcast)
         rc = a->ops->broadcast(a, pkt, opts);

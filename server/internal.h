@@ -62,6 +62,8 @@ struct sg_session {
     uint8_t client_close; /* closed by the client: pending GET gets noop */
     uint8_t echo;        /* bare Engine.IO echo session */
     uint8_t flush_queued; /* on the server's flush list */
+    uint8_t ws_parked;   /* lws holds unsent bytes of ours: wait for writeable */
+    int fd;              /* socket of ws, for direct sendmsg */
     struct lws *ws;      /* active websocket */
     struct lws *probe;   /* websocket being probed for upgrade */
     struct lws *get;     /* pending polling GET */

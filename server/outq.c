@@ -1,6 +1,32 @@
 /* outq.c - see outq.h. */
+#include <string.h>
+
 #include "outq.h"
 #include "util.h"
+
+static inline uint32_t cap_of(const sg_outq_t *q)
+{
+    return q->cap ? q->cap : SG_OUTQ_INLINE;
+}
+
+static inline sg_buf_t **slots(sg_outq_t *q)
+{
+    return q->cap ? q->heap : q->inl;
+}
+
+static void grow(sg_outq_t *q)
+{
+    uint32_t old = cap_of(q), ncap = old * 4;
+    sg_buf_t **nv = sg_malloc(ncap * sizeof(*nv));
+    sg_buf_t **ov = slots(q);
+    for (uint32_t i = 0; i < q->count; i++)
+        nv[i] = ov[(q->head + i) & (old - 1)];
+    if (q->cap)
+        sg_free(q->heap);
+    q->heap = nv;
+    q->cap = ncap;
+    q->head = 0;
+}
 
 int sg_outq_push(sg_outq_t *q, sg_buf_t *buf, const sg_outq_limits_t *lim, uint64_t now)
 {
@@ -15,33 +41,41 @@ int sg_outq_push(sg_outq_t *q, sg_buf_t *buf, const sg_outq_limits_t *lim, uint6
     } else {
         q->soft_since = 0;
     }
-    sg_outq_node_t *n = sg_malloc(sizeof(*n));
-    n->next = NULL;
-    n->buf = sg_buf_ref(buf);
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    q->bytes = after;
+    if (q->count == cap_of(q))
+        grow(q);
+    slots(q)[(q->head + q->count) & (cap_of(q) - 1)] = sg_buf_ref(buf);
     q->count++;
+    q->bytes = after;
     return 0;
+}
+
+sg_buf_t *sg_outq_peek(const sg_outq_t *q, uint32_t i)
+{
+    if (i >= q->count)
+        return NULL;
+    const sg_buf_t *const *v = q->cap ? (const sg_buf_t *const *)q->heap
+                                      : (const sg_buf_t *const *)q->inl;
+    return (sg_buf_t *)v[(q->head + i) & (cap_of(q) - 1)];
 }
 
 sg_buf_t *sg_outq_pop(sg_outq_t *q)
 {
-    sg_outq_node_t *n = q->head;
-    if (!n)
+    if (!q->count)
         return NULL;
-    q->head = n->next;
-    if (!q->head)
-        q->tail = NULL;
-    sg_buf_t *b = n->buf;
-    q->bytes -= b->len;
+    sg_buf_t *b = slots(q)[q->head];
+    q->head = (q->head + 1) & (cap_of(q) - 1);
     q->count--;
-    if (q->soft_since && q->bytes <= 0)
+    q->bytes -= b->len;
+    if (!q->count) {
+        q->head = 0;
         q->soft_since = 0;
-    sg_free(n);
+        /* A burst is over: give the ring back (idle clients hold no heap). */
+        if (q->cap) {
+            sg_free(q->heap);
+            q->heap = NULL;
+            q->cap = 0;
+        }
+    }
     return b;
 }
 

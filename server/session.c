@@ -46,7 +46,7 @@ static int writable(const sg_session_t *s)
     if (!sg_outq_empty(&s->q))
         return 0;
     if (s->transport == SG_TR_WEBSOCKET)
-        return s->ws && !lws_partial_buffered(s->ws);
+        return s->ws && !s->ws_parked;
     return s->get != NULL && !s->upgrading;
 }
 
@@ -318,6 +318,7 @@ void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi)
 {
     s->transport = SG_TR_WEBSOCKET;
     s->ws = wsi;
+    s->fd = (int)lws_get_socket_fd(wsi);
     s->probe = NULL;
     s->upgrading = 0;
     s->upgrade_deadline = 0;

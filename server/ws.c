@@ -1,6 +1,9 @@
 /* ws.c - the WebSocket side of the lws protocol: sessions opened directly
  * over WebSocket, the polling -> WebSocket upgrade probe, frames in and out. */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "eio.h"
 #include "internal.h"
@@ -65,6 +68,7 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
     sg_session_t *s = sg_session_new(srv, SG_TR_WEBSOCKET, echo);
     s->handshake = sg_http_handshake_json(srv, wsi);
     s->ws = wsi;
+    s->fd = (int)lws_get_socket_fd(wsi);
     pss->sess = s;
     sg_buf_t *open = sg_eio_encode_open(s->sid, 0, srv->cfg.ping_interval, srv->cfg.ping_timeout,
                                         srv->cfg.max_http_buffer_size);
@@ -189,31 +193,82 @@ static size_t frame_header(unsigned char *h, size_t len, int binary)
     return 10;
 }
 
-int sg_ws_flush(sg_session_t *s, struct lws *wsi)
+/* Frames per sendmsg: two iovecs each (header, payload). */
+#define SG_WS_IOV_FRAMES 64
+
+/* Hand the unsent tail of a frame to lws, which buffers it and drains it
+ * before anything else it writes on this connection. */
+static int park_tail(sg_session_t *s, struct lws *wsi, const unsigned char *h, size_t hl,
+                     const sg_buf_t *b, size_t done)
 {
     sg_sbuf_t *wb = &s->srv->wbuf;
-    if (lws_partial_buffered(wsi)) {
+    wb->len = 0;
+    if (done < hl)
+        sg_sbuf_append(wb, h + done, hl - done);
+    size_t off = done > hl ? done - hl : 0;
+    sg_sbuf_append(wb, b->data + off, b->len - off);
+    if (lws_write(wsi, sg_sbuf_data(wb), wb->len, LWS_WRITE_RAW) < 0)
+        return -1;
+    s->ws_parked = (uint8_t)lws_partial_buffered(wsi);
+    return 0;
+}
+
+/* Write queued frames straight from the shared buffers with sendmsg: the
+ * payload bytes of a broadcast are never copied per recipient. Only the
+ * 2-10 byte header is built per frame. */
+int sg_ws_flush(sg_session_t *s, struct lws *wsi)
+{
+    if (s->ws_parked) {
         /* lws still holds bytes of an earlier write: wait for POLLOUT. */
         lws_callback_on_writable(wsi);
         return 0;
     }
-    wb->len = 0;
-    sg_buf_t *b;
-    while (wb->len < SG_WS_FLUSH_MAX && (b = sg_outq_pop(&s->q))) {
-        unsigned char h[10];
-        size_t hl = frame_header(h, b->len, (b->flags & SG_BUF_BINARY) != 0);
-        sg_sbuf_reserve(wb, hl + b->len);
-        sg_sbuf_append(wb, h, hl);
-        sg_sbuf_append(wb, b->data, b->len);
-        sg_buf_unref(b);
+    int fd = s->fd;
+    size_t budget = SG_WS_FLUSH_MAX;
+    while (!sg_outq_empty(&s->q) && budget) {
+        unsigned char hdr[SG_WS_IOV_FRAMES][10];
+        size_t hl[SG_WS_IOV_FRAMES];
+        struct iovec iov[2 * SG_WS_IOV_FRAMES];
+        uint32_t n = 0;
+        size_t total = 0;
+        sg_buf_t *b;
+        while (n < SG_WS_IOV_FRAMES && total < budget && (b = sg_outq_peek(&s->q, n))) {
+            hl[n] = frame_header(hdr[n], b->len, (b->flags & SG_BUF_BINARY) != 0);
+            iov[2 * n] = (struct iovec){hdr[n], hl[n]};
+            iov[2 * n + 1] = (struct iovec){b->data, b->len};
+            total += hl[n] + b->len;
+            n++;
+        }
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2 * n};
+        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return -1;
+            w = 0;
+        }
+        size_t left = (size_t)w;
+        for (uint32_t i = 0; i < n; i++) {
+            size_t fl = hl[i] + sg_outq_peek(&s->q, 0)->len;
+            if (left < fl && left == 0)
+                break; /* nothing of this frame went out */
+            b = sg_outq_pop(&s->q);
+            int rc = left < fl ? park_tail(s, wsi, hdr[i], hl[i], b, left) : 0;
+            sg_buf_unref(b);
+            if (left < fl) {
+                left = 0;
+                if (rc < 0)
+                    return -1;
+                break;
+            }
+            left -= fl;
+        }
+        budget = total < budget ? budget - total : 0;
+        if ((size_t)w < total) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
     }
-    if (!wb->len)
-        return 0;
-    /* Raw write: the frames are already built; lws keeps any unsent tail
-     * and drains it before anything else it writes on this connection. */
-    if (lws_write(wsi, sg_sbuf_data(wb), wb->len, LWS_WRITE_RAW) < 0)
-        return -1;
-    if (!sg_outq_empty(&s->q) || lws_partial_buffered(wsi))
+    if (!sg_outq_empty(&s->q))
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -249,6 +304,7 @@ static int on_writeable(struct lws *wsi, sg_pss_t *pss)
     sg_session_t *s = pss->sess;
     if (!s || s->ws != wsi)
         return 0;
+    s->ws_parked = (uint8_t)lws_partial_buffered(wsi);
     return sg_ws_flush(s, wsi);
 }
 
