@@ -77,7 +77,7 @@ struct sg_session {
     uint64_t close_deadline;
     sg_socket_t *sockets; /* one per joined namespace */
     sg_sio_packet_t *partial; /* packet waiting for binary attachments */
-    char *handshake;     /* JSON text: headers, address, url, query, time */
+    char *handshake;     /* compact capture, see handshake.h */
     const char *pending_close; /* close requested from inside a delivery loop */
     sg_session_t *flush_next;
     sg_session_t *reap_next;
@@ -153,6 +153,9 @@ struct sg_server {
     uint64_t tick_due;
     uv_idle_t flusher;
     int flusher_on;
+    int rx_more;              /* a WebSocket had more input waiting (ws.c) */
+    unsigned flush_deferred;  /* consecutive iterations the flush waited */
+    size_t rx_since_flush;    /* input bytes read since the last flush */
     sg_sbuf_t wbuf;           /* scratch for coalesced WebSocket frames */
     sg_socket_t **dead_sockets;
     size_t ndead, capdead;
@@ -208,8 +211,6 @@ int sg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
                    size_t len);
 /** Build a polling response from the session's queue into pss->resp. */
 void sg_polling_answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only);
-/** socket.handshake (without auth) as JSON text, from the request headers. */
-char *sg_http_handshake_json(const sg_server_t *srv, struct lws *wsi);
 /** Query parameter name of the current request into buf; length or -1. */
 int sg_http_query(struct lws *wsi, const char *name, char *buf, size_t len);
 /** Send a complete HTTP response now (status line, headers, body). Returns

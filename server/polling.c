@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "eio.h"
+#include "handshake.h"
 #include "internal.h"
 
 int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss);
@@ -73,7 +74,7 @@ static int handshake(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int echo)
         return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, "Server full", 11);
     }
     sg_session_t *s = sg_session_new(srv, SG_TR_POLLING, echo);
-    s->handshake = sg_http_handshake_json(srv, wsi);
+    s->handshake = sg_handshake_capture(srv, wsi);
     sg_buf_t *open = sg_eio_encode_open(s->sid, srv->cfg.transport_websocket,
                                         srv->cfg.ping_interval, srv->cfg.ping_timeout,
                                         srv->cfg.max_http_buffer_size);

@@ -3,6 +3,7 @@
  * disconnect. */
 #include <string.h>
 
+#include "handshake.h"
 #include "internal.h"
 #include "json.h"
 
@@ -430,12 +431,7 @@ int sg_socket_connected(const sg_socket_t *s)
 json_t *sg_socket_handshake(sg_socket_t *s)
 {
     if (!s->handshake) {
-        json_error_t e;
-        s->handshake = s->sess && !s->gone && s->sess->handshake
-                           ? json_loads(s->sess->handshake, 0, &e)
-                           : NULL;
-        if (!s->handshake)
-            s->handshake = json_object();
+        s->handshake = sg_handshake_json(s->sess && !s->gone ? s->sess->handshake : NULL);
         json_object_set_new(s->handshake, "auth", s->auth ? json_incref(s->auth) : json_object());
     }
     return s->handshake;

@@ -2,10 +2,12 @@
  * over WebSocket, the polling -> WebSocket upgrade probe, frames in and out. */
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "eio.h"
+#include "handshake.h"
 #include "internal.h"
 
 static int reject(struct lws *wsi, const char *msg)
@@ -66,7 +68,7 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
         return;
     }
     sg_session_t *s = sg_session_new(srv, SG_TR_WEBSOCKET, echo);
-    s->handshake = sg_http_handshake_json(srv, wsi);
+    s->handshake = sg_handshake_capture(srv, wsi);
     s->ws = wsi;
     s->fd = (int)lws_get_socket_fd(wsi);
     pss->sess = s;
@@ -141,9 +143,24 @@ static void on_frame(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const uns
     sg_session_on_packet(s, &p);
 }
 
+/* lws reads at most rx_buffer_size bytes per readable event, so a busy
+ * publisher's input arrives over several loop iterations. Flushing after
+ * each would send its recipients one small frame per syscall; instead the
+ * flush waits while input is already waiting (bounded in loop.c), so the
+ * frames of those messages share one sendmsg per recipient -- what redis
+ * does by writing only once every readable event is processed. */
+static void note_pending_input(sg_server_t *srv, struct lws *wsi, size_t len)
+{
+    int avail = 0;
+    srv->rx_since_flush += len;
+    if (srv->flush_list && ioctl((int)lws_get_socket_fd(wsi), FIONREAD, &avail) == 0 && avail > 0)
+        srv->rx_more = 1;
+}
+
 static int on_receive(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const void *in,
                       size_t len)
 {
+    note_pending_input(srv, wsi, len);
     int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
     int binary = lws_frame_is_binary(wsi);
     if (pss->in.len + len > srv->cfg.max_http_buffer_size) {

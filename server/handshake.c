@@ -1,0 +1,171 @@
+/* handshake.c - see handshake.h. Blob layout: 8 bytes of issued time (ms,
+ * little endian), then records, each a type byte followed by NUL-terminated
+ * strings, and a final 0 byte:
+ *   'A' address | 'U' url | 'H' <lws token + 1> value | 'C' name value |
+ *   'Q' name value (one query parameter, already URL-decoded by lws). */
+#include <ctype.h>
+#include <string.h>
+#include <time.h>
+
+#include "handshake.h"
+#include "internal.h"
+
+static void put_str(sg_sbuf_t *sb, const char *s)
+{
+    sg_sbuf_append(sb, s, strlen(s) + 1);
+}
+
+static int copy_header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t len)
+{
+    int n = lws_hdr_total_length(wsi, t);
+    if (n <= 0 || (size_t)n >= len)
+        return -1;
+    return lws_hdr_copy(wsi, buf, (int)len, t);
+}
+
+static int skipped_token(int t)
+{
+    return t == WSI_TOKEN_GET_URI || t == WSI_TOKEN_POST_URI || t == WSI_TOKEN_OPTIONS_URI ||
+           t == WSI_TOKEN_PUT_URI || t == WSI_TOKEN_PATCH_URI || t == WSI_TOKEN_DELETE_URI ||
+           t == WSI_TOKEN_HEAD_URI || t == WSI_TOKEN_HTTP_URI_ARGS || t == WSI_TOKEN_HTTP ||
+           t == WSI_TOKEN_HTTP1_0 || t == WSI_TOKEN_CONNECT;
+}
+
+char *sg_handshake_capture(const sg_server_t *srv, struct lws *wsi)
+{
+    _Static_assert(WSI_TOKEN_COUNT < 255, "lws tokens fit in one byte");
+    sg_sbuf_t sb;
+    char val[2048], name[64];
+    sg_sbuf_init(&sb);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t issued = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (int i = 0; i < 8; i++)
+        sg_sbuf_putc(&sb, (char)(issued >> (8 * i)));
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof(addr));
+    sg_sbuf_putc(&sb, 'A');
+    put_str(&sb, addr);
+    if (copy_header(wsi, WSI_TOKEN_GET_URI, val, sizeof(val)) < 0 &&
+        copy_header(wsi, WSI_TOKEN_POST_URI, val, sizeof(val)) < 0)
+        val[0] = '\0';
+    sg_sbuf_putc(&sb, 'U');
+    sg_sbuf_puts(&sb, val);
+    /* The query part, rebuilt from lws' decoded fragments. */
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, val, sizeof(val), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        sg_sbuf_putc(&sb, i ? '&' : '?');
+        sg_sbuf_append(&sb, val, (size_t)n);
+    }
+    sg_sbuf_putc(&sb, '\0');
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, val, sizeof(val), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        char *eq = strchr(val, '=');
+        if (eq)
+            *eq = '\0';
+        sg_sbuf_putc(&sb, 'Q');
+        put_str(&sb, val);
+        put_str(&sb, eq ? eq + 1 : "");
+    }
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        if (skipped_token(t) || copy_header(wsi, (enum lws_token_indexes)t, val, sizeof(val)) < 0)
+            continue;
+        sg_sbuf_putc(&sb, 'H');
+        sg_sbuf_putc(&sb, (char)(t + 1));
+        put_str(&sb, val);
+    }
+    /* lws indexes only the headers it knows; others must be asked by name. */
+    const char *extra = srv->cfg.handshake_headers;
+    while (extra && *extra) {
+        const char *e = strchr(extra, ',');
+        size_t l = e ? (size_t)(e - extra) : strlen(extra);
+        if (l && l + 2 < sizeof(name)) {
+            for (size_t i = 0; i < l; i++)
+                name[i] = (char)tolower((unsigned char)extra[i]);
+            name[l] = ':';
+            name[l + 1] = '\0';
+            if (lws_hdr_custom_copy(wsi, val, sizeof(val), name, (int)l + 1) >= 0) {
+                name[l] = '\0';
+                sg_sbuf_putc(&sb, 'C');
+                put_str(&sb, name);
+                put_str(&sb, val);
+            }
+        }
+        extra = e ? e + 1 : NULL;
+    }
+    sg_sbuf_putc(&sb, '\0');
+    char *out = sg_malloc(sb.len);
+    memcpy(out, sg_sbuf_data(&sb), sb.len);
+    sg_sbuf_reset(&sb);
+    return out;
+}
+
+/* Header name of an lws token: lower case, without the trailing colon. */
+static int token_name(int t, char *out, size_t len)
+{
+    const char *tn = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+    if (!tn || tn[0] == ':')
+        return -1;
+    size_t l = strlen(tn);
+    if (l && tn[l - 1] == ':')
+        l--;
+    if (!l || l >= len)
+        return -1;
+    for (size_t i = 0; i < l; i++)
+        out[i] = (char)tolower((unsigned char)tn[i]);
+    out[l] = '\0';
+    return 0;
+}
+
+json_t *sg_handshake_json(const char *blob)
+{
+    json_t *hs = json_object(), *headers = json_object(), *query = json_object();
+    const char *addr = "", *url = "";
+    int xdomain = 0;
+    uint64_t issued = 0;
+    if (!blob)
+        goto done;
+    for (int i = 0; i < 8; i++)
+        issued |= (uint64_t)(unsigned char)blob[i] << (8 * i);
+    const char *p = blob + 8;
+    while (*p) {
+        char type = *p++;
+        if (type == 'A' || type == 'U') {
+            *(type == 'A' ? &addr : &url) = p;
+            p += strlen(p) + 1;
+        } else if (type == 'H') {
+            int t = (unsigned char)*p++ - 1;
+            char name[64];
+            if (t == WSI_TOKEN_ORIGIN)
+                xdomain = 1;
+            if (token_name(t, name, sizeof(name)) == 0)
+                json_object_set_new(headers, name, json_string(p));
+            p += strlen(p) + 1;
+        } else { /* 'C' or 'Q': name, value */
+            const char *name = p, *value = p + strlen(p) + 1;
+            json_object_set_new(type == 'C' ? headers : query, name, json_string(value));
+            p = value + strlen(value) + 1;
+        }
+    }
+done:;
+    /* JavaScript's Date#toString in UTC, as Node prints it on a UTC host. */
+    time_t secs = (time_t)(issued / 1000);
+    struct tm tm;
+    char tbuf[128];
+    gmtime_r(&secs, &tm);
+    strftime(tbuf, sizeof(tbuf), "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
+             &tm);
+    json_object_set_new(hs, "headers", headers);
+    json_object_set_new(hs, "time", json_string(tbuf));
+    json_object_set_new(hs, "address", json_string(addr));
+    json_object_set_new(hs, "xdomain", json_boolean(xdomain));
+    json_object_set_new(hs, "secure", json_false());
+    json_object_set_new(hs, "issued", json_integer((json_int_t)issued));
+    json_object_set_new(hs, "url", json_string(url));
+    json_object_set_new(hs, "query", query);
+    return hs;
+}
