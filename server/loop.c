@@ -268,9 +268,23 @@ void sg_server_want_reap(sg_server_t *srv)
     }
 }
 
+/* Bounds on waiting for more input before writing (see ws.c): a few loop
+ * iterations and a little input at most, so latency stays in microseconds. */
+#define SG_FLUSH_DEFER_ITER 16
+#define SG_FLUSH_DEFER_BYTES (64u * 1024)
+
 static void on_flush(uv_idle_t *h)
 {
     sg_server_t *srv = h->data;
+    if (srv->rx_more && srv->flush_deferred < SG_FLUSH_DEFER_ITER &&
+        srv->rx_since_flush < SG_FLUSH_DEFER_BYTES) {
+        srv->rx_more = 0;
+        srv->flush_deferred++;
+        return;
+    }
+    srv->rx_more = 0;
+    srv->flush_deferred = 0;
+    srv->rx_since_flush = 0;
     sg_ws_flush_all(srv);
     if (!srv->flush_list) {
         uv_idle_stop(&srv->flusher);
