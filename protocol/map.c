@@ -16,11 +16,13 @@
 
 #define SG_MAP_MIN_SLOTS 16
 
+/* 24 bytes: one exists per session, socket and room. The low 32 bits of the
+ * hash are enough to place an entry (tables never reach 2^32 slots). */
 typedef struct sg_map_entry {
     const char *key;
-    size_t klen;
     void *val;
-    uint64_t hash;
+    uint32_t klen;
+    uint32_t hash;
 } sg_map_entry_t;
 
 struct sg_map {
@@ -83,7 +85,7 @@ static size_t sg_map_find_slot(const sg_map_t *m, const char *key, size_t klen, 
         if (!s)
             return i;
         const sg_map_entry_t *e = &m->ents[s - 1];
-        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+        if (e->hash == (uint32_t)h && e->klen == klen && memcmp(e->key, key, klen) == 0)
             return i;
     }
 }
@@ -127,7 +129,7 @@ void *sg_map_put(sg_map_t *m, const char *key, size_t klen, void *val)
         m->ents_cap = m->ents_cap ? m->ents_cap * 2 : 8;
         m->ents = sg_realloc(m->ents, m->ents_cap * sizeof(*m->ents));
     }
-    m->ents[m->count] = (sg_map_entry_t){key, klen, val, h};
+    m->ents[m->count] = (sg_map_entry_t){key, val, (uint32_t)klen, (uint32_t)h};
     m->count++;
     /* Load factor at most 1/2 keeps linear probe runs short. */
     if (m->count * 2 > m->nslots)

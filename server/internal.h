@@ -41,19 +41,24 @@ typedef struct sg_pss {
     uint8_t closing;     /* websocket: close on next writeable */
     uint8_t echo;        /* bare Engine.IO endpoint */
     uint8_t conn_close;  /* http: the client asked for Connection: close */
-    int status;          /* http: deferred status for POST */
+    uint8_t too_big;     /* http: POST body over maxHttpBufferSize */
     sg_sbuf_t in;        /* POST body / fragmented websocket message */
-    sg_buf_t *resp;      /* http: response to write */
-    sg_buf_t *probe_out; /* websocket probe: "3probe" waiting to be written */
-    char *cors;          /* http: CORS header lines for the response, or NULL */
-    size_t body_max;     /* http: POST body limit */
+    /* lws allocates this for every connection: HTTP-only and
+     * WebSocket-only state share the space (per-connection memory). */
+    union {
+        struct {
+            sg_buf_t *resp; /* http: response to write */
+            char *cors;     /* http: CORS header lines for the response, or NULL */
+        };
+        sg_buf_t *probe_out; /* websocket probe: "3probe" waiting to be written */
+    };
 } sg_pss_t;
 
 enum { SG_PSS_NONE = 0, SG_PSS_GET, SG_PSS_POST, SG_PSS_RESP, SG_PSS_WS };
 
 struct sg_session {
     char sid[SG_ID_LEN + 1];
-    sg_server_t *srv;
+    /* flags packed next to the id (per-connection memory) */
     uint8_t transport;
     uint8_t state;
     uint8_t upgrading;   /* probe received on a websocket */
@@ -64,13 +69,13 @@ struct sg_session {
     uint8_t flush_queued; /* on the server's flush list */
     uint8_t ws_parked;   /* lws holds unsent bytes of ours: wait for writeable */
     int fd;              /* socket of ws, for direct sendmsg */
+    sg_server_t *srv;
     struct lws *ws;      /* active websocket */
     struct lws *probe;   /* websocket being probed for upgrade */
     struct lws *get;     /* pending polling GET */
     struct lws *post;    /* POST being received */
     sg_outq_t q;
     sg_tnode_t tn;       /* earliest of the deadlines below, in srv->timers */
-    uint64_t created;    /* ms */
     uint64_t hb_due;     /* next ping, or the pong deadline while awaiting_pong */
     uint64_t upgrade_deadline;
     uint64_t connect_deadline;
@@ -115,7 +120,6 @@ struct sg_socket {
     uint8_t connected;  /* CONNECT accepted */
     uint8_t gone;       /* disconnected (or refused) */
     uint32_t refs;
-    size_t mw_index;    /* next middleware to run */
     sg_handler_t *mw_next;
     sg_nsp_t *nsp;
     sg_session_t *sess;

@@ -270,7 +270,7 @@ void sg_server_want_reap(sg_server_t *srv)
 
 /* Bounds on waiting for more input before writing (see ws.c): a few loop
  * iterations and a little input at most, so latency stays in microseconds. */
-#define SG_FLUSH_DEFER_ITER 16
+#define SG_FLUSH_DEFER_ITER 128
 #define SG_FLUSH_DEFER_BYTES (64u * 1024)
 
 static void on_flush(uv_idle_t *h)

@@ -136,7 +136,6 @@ static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     }
     pss->kind = SG_PSS_POST;
     pss->sess = s;
-    pss->body_max = s->srv->cfg.max_http_buffer_size;
     s->post = wsi;
     if (clen == 0)
         return sg_polling_body_done(wsi, pss); /* lws reports no body events */
@@ -182,11 +181,12 @@ int sg_polling_body(struct lws *wsi, sg_pss_t *pss, const void *in, size_t len)
 {
     if (pss->kind != SG_PSS_POST)
         return 0; /* body of a request already answered: discard */
-    if (pss->in.len + len > pss->body_max) {
-        pss->status = 413;
+    sg_server_t *srv = lws_context_user(lws_get_context(wsi));
+    if (pss->in.len + len > srv->cfg.max_http_buffer_size) {
+        pss->too_big = 1;
         return 0;
     }
-    if (!pss->status)
+    if (!pss->too_big)
         sg_sbuf_append(&pss->in, in, len);
     return 0;
 }
@@ -205,12 +205,12 @@ int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
     if (pss->kind != SG_PSS_POST)
         return 0;
     sg_session_t *s = pss->sess;
-    int status = pss->status;
+    int too_big = pss->too_big;
     pss->kind = SG_PSS_NONE;
     pss->sess = NULL;
     if (s && s->post == wsi)
         s->post = NULL;
-    if (status == 413) {
+    if (too_big) {
         sg_sbuf_reset(&pss->in);
         sg_http_respond(wsi, 413, NULL, "Connection: close\r\n", NULL, 0);
         return -1;

@@ -25,7 +25,6 @@ sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
     s->echo = echo;
     s->state = SG_SESS_OPEN;
     uint64_t now = sg_now_ms(srv);
-    s->created = now;
     sg_map_put(srv->sessions, s->sid, SG_ID_LEN, s);
     s->hb_due = now + srv->cfg.ping_interval;
     if (!echo)
