@@ -124,8 +124,8 @@ static const sg_cfg_row_t rows[] = {
      86400, "60", NULL, NULL, 0, "Seconds a client may stay over outqSoftLimit."},
     {"maxSessions", "SIOGATE_MAX_SESSIONS", CT_UINT, ST_SIZE, OFF(max_sessions), 0, 10000000, "0",
      NULL, NULL, 0, "Most concurrent Engine.IO sessions; 0 = no limit."},
-    {"wsRxBuffer", "SIOGATE_WS_RX_BUFFER", CT_SIZE, ST_SIZE, OFF(ws_rx_buffer), 128, MB, "512",
-     NULL, NULL, 0, "Per-connection WebSocket receive buffer of libwebsockets, in bytes."},
+    {"wsRxBuffer", "SIOGATE_WS_RX_BUFFER", CT_SIZE, ST_SIZE, OFF(ws_rx_buffer), 128, MB, "256",
+     NULL, NULL, 0, "Per-connection WebSocket receive buffer of libwebsockets, in bytes (memory per client vs. fewer reads for big messages)."},
     {"app", "SIOGATE_APP", CT_ENUM, ST_STR, OFF(app), 0, 0, "chat", apps, NULL, 0,
      "Built-in application: chat (demo), conformance (test-suite handlers) or none."},
     {"adapter", "SIOGATE_ADAPTER", CT_ENUM, ST_STR, OFF(adapter), 0, 0, "memory", adapters, NULL, 0,
@@ -838,7 +838,11 @@ void sg_config_write_defaults(FILE *out)
         const sg_cfg_row_t *r = &rows[i];
         describe(r, desc, sizeof desc);
         fprintf(out, "\n# %s\n# %s; env %s\n", r->help, desc, r->env);
-        fprintf(out, "%s%s = %s%s%s\n", r->flags & CF_BUILD ? "# " : "", r->name,
-                *r->def ? "" : "\"", r->def, *r->def ? "" : "\"");
+        if (r->flags & CF_BUILD) {
+            /* The default is a path of the build: not written into the file. */
+            fprintf(out, "# %s = (set at build time)\n", r->name);
+            continue;
+        }
+        fprintf(out, "%s = %s%s%s\n", r->name, *r->def ? "" : "\"", r->def, *r->def ? "" : "\"");
     }
 }

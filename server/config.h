@@ -42,7 +42,7 @@ typedef struct sg_config {
     size_t outq_soft_limit;   /* outqSoftLimit: 8 MB */
     unsigned outq_soft_seconds; /* outqSoftSeconds: 60 */
     size_t max_sessions;      /* maxSessions: 0 = no limit */
-    size_t ws_rx_buffer;      /* wsRxBuffer: 512 bytes (lws per-connection receive buffer) */
+    size_t ws_rx_buffer;      /* wsRxBuffer: 256 bytes (lws per-connection receive buffer) */
     /* process */
     char *app;                /* app: "chat" | "conformance" | "none" */
     char *adapter;            /* adapter: "memory" | "redis" */

@@ -155,7 +155,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.outq_soft_limit, 8u << 20);
     assert_int_equal(cfg.outq_soft_seconds, 60);
     assert_int_equal(cfg.max_sessions, 0);
-    assert_int_equal(cfg.ws_rx_buffer, 512);
+    assert_int_equal(cfg.ws_rx_buffer, 256);
     assert_string_equal(cfg.app, "chat");
     assert_string_equal(cfg.adapter, "memory");
     assert_int_equal(cfg.log_level, SG_LOG_INFO);
