@@ -67,31 +67,27 @@ static char *strcat3(const char *a, const char *b, const char *c)
 
 /* ---- encoding ---- */
 
+typedef struct {
+    sg_buf_t *const *bins;
+    size_t nbins;
+} node_bins_t;
+
+static json_t *node_buffer(long num, void *ud)
+{
+    node_bins_t *nb = ud;
+    if (num < 0 || (size_t)num >= nb->nbins)
+        return NULL;
+    json_t *bytes = json_array();
+    for (size_t i = 0; i < nb->bins[num]->len; i++)
+        json_array_append_new(bytes, json_integer(nb->bins[num]->data[i]));
+    return json_pack("{s:s,s:o}", "type", "Buffer", "data", bytes);
+}
+
 /* JSON.stringify(Buffer) is {"type":"Buffer","data":[bytes]}. */
 json_t *sg_rp__node_json(const json_t *v, sg_buf_t *const *bins, size_t nbins)
 {
-    long num;
-    if (sg_json_is_placeholder(v, &num) && num >= 0 && (size_t)num < nbins) {
-        json_t *bytes = json_array();
-        for (size_t i = 0; i < bins[num]->len; i++)
-            json_array_append_new(bytes, json_integer(bins[num]->data[i]));
-        return json_pack("{s:s,s:o}", "type", "Buffer", "data", bytes);
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) json_array_append_new(a, sg_rp__node_json(e, bins, nbins));
-        return a;
-    }
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *e;
-        json_object_foreach((json_t *)v, k, e) json_object_set_new(o, k, sg_rp__node_json(e, bins, nbins));
-        return o;
-    }
-    return json_incref((json_t *)v);
+    node_bins_t nb = {bins, nbins};
+    return sg_json_map_placeholders(v, node_buffer, &nb);
 }
 
 int sg_rp__publish_json(sg_rp_t *rp, const char *channel, const json_t *obj,

@@ -191,6 +191,32 @@ json_t *sg_json_placeholder(long num)
     return o;
 }
 
+json_t *sg_json_map_placeholders(const json_t *v, json_t *(*fn)(long num, void *ud), void *ud)
+{
+    long num;
+    if (sg_json_is_placeholder(v, &num)) {
+        json_t *r = fn(num, ud);
+        if (r)
+            return r;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) json_array_append_new(a, sg_json_map_placeholders(e, fn, ud));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+            json_object_set_new(o, k, sg_json_map_placeholders(e, fn, ud));
+        return o;
+    }
+    return json_incref((json_t *)v);
+}
+
 /* ---- objects ---------------------------------------------------------- */
 
 /* V8 keeps "array index" keys (canonical decimal integers below 2^32 - 1)

@@ -46,4 +46,9 @@ int sg_json_is_placeholder(const json_t *v, long *num);
 /** New placeholder object {"_placeholder":true,"num":num}. */
 json_t *sg_json_placeholder(long num);
 
+/** Deep copy of v in which every placeholder for which fn returns non-NULL
+ *  is replaced by that (new) value; fn returning NULL keeps the placeholder.
+ *  Returns a new reference. */
+json_t *sg_json_map_placeholders(const json_t *v, json_t *(*fn)(long num, void *ud), void *ud);
+
 #endif

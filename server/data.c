@@ -67,27 +67,24 @@ void sg_data_push_binary(sg_data_t *d, const void *p, size_t len)
     json_array_append_new(d->arr, sg_json_placeholder(add_bin(d, b)));
 }
 
+typedef struct {
+    const sg_data_t *src;
+    sg_data_t *dst;
+} remap_t;
+
+static json_t *remap_one(long num, void *ud)
+{
+    remap_t *r = ud;
+    if (num < 0 || (size_t)num >= r->src->nbins)
+        return NULL;
+    return sg_json_placeholder(add_bin(r->dst, sg_buf_ref(r->src->bins[num])));
+}
+
 /* Copy v, re-pointing placeholders at buffers appended to dst. */
 static json_t *copy_remap(const json_t *v, const sg_data_t *src, sg_data_t *dst)
 {
-    long num;
-    if (sg_json_is_placeholder(v, &num) && num >= 0 && (size_t)num < src->nbins)
-        return sg_json_placeholder(add_bin(dst, sg_buf_ref(src->bins[num])));
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) json_array_append_new(a, copy_remap(e, src, dst));
-        return a;
-    }
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *e;
-        json_object_foreach((json_t *)v, k, e) json_object_set_new(o, k, copy_remap(e, src, dst));
-        return o;
-    }
-    return json_incref((json_t *)v);
+    remap_t r = {src, dst};
+    return sg_json_map_placeholders(v, remap_one, &r);
 }
 
 json_t *sg_data_import(sg_data_t *d, const sg_data_t *src, const json_t *v)

@@ -9,24 +9,17 @@ const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { io } = require('socket.io-client');
 const { waitFor, request, DEFAULT_WAIT_MS } = require('./lib/util');
+const { freePort } = require('./lib/server');
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLUSTER = path.join(ROOT, 'deploy/cluster.sh');
 const CHROMIUM = process.env.SG_CHROMIUM || '/usr/bin/chromium';
 const missing = ['/usr/sbin/nginx', '/usr/bin/redis-server'].filter((f) => !fs.existsSync(f));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 function cluster(cmd, env) {
   return new Promise((resolve, reject) => {

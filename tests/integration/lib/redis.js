@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { freePort } = require('./server');
 
 const REDIS_BIN = process.env.SG_REDIS_SERVER || '/usr/bin/redis-server';
 const HOST = '127.0.0.1';
@@ -18,17 +19,6 @@ function available() {
   return fs.existsSync(REDIS_BIN);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function spawnRedis(port, dir, extra = []) {
   const child = spawn(REDIS_BIN, [

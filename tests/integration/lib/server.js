@@ -154,4 +154,4 @@ process.on('exit', (code) => {
   }
 });
 
-module.exports = { startServer, HOST, useRef };
+module.exports = { startServer, freePort, HOST, useRef };
