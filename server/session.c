@@ -325,6 +325,12 @@ void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi)
         sg_polling_answer(s, s->get, s->srv->noop_buf);
     sg_session_schedule(s);
     SG_DEBUG(s->srv, "session %s upgraded to websocket", s->sid);
+    if (s->state == SG_SESS_CLOSING) {
+        /* A close was waiting for the next poll; a WebSocket client learns of
+         * it only from the socket closing (it ignores a close packet there). */
+        sg_session_close(s, "forced close", 0);
+        return;
+    }
     sg_session_flush(s);
 }
 

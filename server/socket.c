@@ -552,7 +552,8 @@ void sg_socket_disconnect(sg_socket_t *s, int close)
     if (!sg_socket_connected(s))
         return;
     if (close) {
-        sg_session_close(s->sess, "forced server close", 0);
+        /* Like Node's conn.close(): a polling client still gets the close packet. */
+        sg_session_close(s->sess, "forced server close", 1);
         return;
     }
     sg_sio_packet_t p;
