@@ -246,6 +246,18 @@ static int rp_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bc
     return rc == 0 ? 0 : SG_EIO;
 }
 
+/* A received broadcast as a packet of this namespace (borrows everything). */
+static void event_packet(sg_rp_t *rp, sg_sio_packet_t *p, const json_t *pdata,
+                         sg_buf_t *const *bins, size_t nbins)
+{
+    sg_sio_packet_init(p);
+    p->type = SG_SIO_EVENT;
+    p->nsp = (char *)sg_adapter_nsp(rp->a);
+    p->data = (json_t *)pdata;
+    p->bins = (sg_buf_t **)bins;
+    p->nbins = nbins;
+}
+
 static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, size_t len)
 {
     sg_rp_t *rp = ud;
@@ -283,12 +295,7 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
     ropts_t ro;
     ropts_init(&ro, opts, NULL);
     sg_sio_packet_t p;
-    sg_sio_packet_init(&p);
-    p.type = SG_SIO_EVENT;
-    p.nsp = (char *)sg_adapter_nsp(rp->a);
-    p.data = (json_t *)pdata;
-    p.bins = bins;
-    p.nbins = nbins;
+    event_packet(rp, &p, pdata, bins, nbins);
     if (sg_adapter_broadcast(rp->a, &p, &ro.o) != 0)
         sg_rp__log(rp, 1, "dropped a broadcast whose data cannot be encoded");
     ropts_free(&ro);
@@ -463,12 +470,7 @@ static void remote_broadcast_ack(sg_rp_t *rp, const json_t *req, const char *rid
                            ? (unsigned)json_integer_value(t)
                            : 5000;
     sg_sio_packet_t p;
-    sg_sio_packet_init(&p);
-    p.type = SG_SIO_EVENT;
-    p.nsp = (char *)sg_adapter_nsp(rp->a);
-    p.data = (json_t *)pdata;
-    p.bins = bins;
-    p.nbins = nbins;
+    event_packet(rp, &p, pdata, bins, nbins);
     sg_rp_reply_t *r = reply_new(rp, rid, channel, 1);
     r->refs++; /* ours, until the count is out: acks must follow it */
     size_t n = h->broadcast_ack(sg_adapter_host_ud(rp->a), &p, &ro.o, timeout, &r->base);
