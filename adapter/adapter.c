@@ -13,12 +13,16 @@ typedef struct sg_aroom {
 } sg_aroom_t;
 
 struct sg_amember {
-    sg_aroom_t *room;
+    sg_aroom_t *room; /* also the key in the socket's room_idx (its address) */
     sg_asock_t *sock;
-    sg_amember_t *next_in_sock;
-    sg_amember_t *prev_in_room;
-    sg_amember_t *next_in_room;
+    sg_amember_t *prev_in_sock, *next_in_sock;
+    sg_amember_t *prev_in_room, *next_in_room;
 };
+
+/* A socket in more rooms than this gets a hash index of its memberships, so
+ * that join and leave stay O(1) however many rooms it is in; below it a
+ * short scan is as fast and costs no memory. */
+#define SG_ROOM_IDX_MIN 8
 
 struct sg_adapter {
     const sg_adapter_ops_t *ops;
@@ -29,6 +33,7 @@ struct sg_adapter {
     void *host_ud;
     void *backend;
     sg_map_t *rooms; /* name -> sg_aroom_t */
+    size_t max_rooms; /* per socket; 0 = no limit */
     sg_map_t *socks; /* id -> sg_asock_t */
     uint32_t stamp;
     /* Reused match vector; a nested selection (a callback that broadcasts
@@ -116,40 +121,62 @@ void sg_adapter_set_backend(sg_adapter_t *a, void *state)
     a->backend = state;
 }
 
+void sg_adapter_set_max_rooms(sg_adapter_t *a, size_t max)
+{
+    a->max_rooms = max;
+}
+
 void sg_adapter_add_socket(sg_adapter_t *a, sg_asock_t *s)
 {
-    s->rooms = NULL;
+    s->rooms = s->rooms_tail = NULL;
+    s->room_idx = NULL;
+    s->nrooms = 0;
     s->mark = 0;
     s->except_mark = 0;
     sg_map_put(a->socks, s->id, s->id_len, s);
 }
 
-static void member_unlink(sg_adapter_t *a, sg_amember_t *m)
+static const char *idx_key(const sg_amember_t *m)
+{
+    return (const char *)&m->room;
+}
+
+/* Take m out of its room's list and its socket's list and index, and free it. */
+static void member_free(sg_adapter_t *a, sg_amember_t *m)
 {
     sg_aroom_t *r = m->room;
+    sg_asock_t *s = m->sock;
     if (m->prev_in_room)
         m->prev_in_room->next_in_room = m->next_in_room;
     else
         r->members = m->next_in_room;
     if (m->next_in_room)
         m->next_in_room->prev_in_room = m->prev_in_room;
+    if (m->prev_in_sock)
+        m->prev_in_sock->next_in_sock = m->next_in_sock;
+    else
+        s->rooms = m->next_in_sock;
+    if (m->next_in_sock)
+        m->next_in_sock->prev_in_sock = m->prev_in_sock;
+    else
+        s->rooms_tail = m->prev_in_sock;
+    s->nrooms--;
+    if (s->room_idx)
+        sg_map_del(s->room_idx, idx_key(m), sizeof(m->room));
     if (--r->count == 0) {
         sg_map_del(a->rooms, r->name, r->len);
         sg_free(r->name);
         sg_free(r);
     }
+    sg_free(m);
 }
 
 void sg_adapter_remove_socket(sg_adapter_t *a, sg_asock_t *s)
 {
-    sg_amember_t *m = s->rooms;
-    while (m) {
-        sg_amember_t *next = m->next_in_sock;
-        member_unlink(a, m);
-        sg_free(m);
-        m = next;
-    }
-    s->rooms = NULL;
+    sg_map_free(s->room_idx); /* first: no point in unindexing one by one */
+    s->room_idx = NULL;
+    while (s->rooms)
+        member_free(a, s->rooms);
     if (sg_map_get(a->socks, s->id, s->id_len) == s)
         sg_map_del(a->socks, s->id, s->id_len);
 }
@@ -169,21 +196,33 @@ static int is_own_room(const sg_asock_t *s, const char *room, size_t len)
     return len == s->id_len && memcmp(room, s->id, len) == 0;
 }
 
-int sg_adapter_in_room(const sg_asock_t *s, const char *room, size_t len)
+/* s's membership of r, or NULL: O(1) through the index or a short scan. */
+static sg_amember_t *membership(const sg_asock_t *s, const sg_aroom_t *r)
 {
-    if (is_own_room(s, room, len))
-        return 1;
-    for (const sg_amember_t *m = s->rooms; m; m = m->next_in_sock)
-        if (m->room->len == len && memcmp(m->room->name, room, len) == 0)
-            return 1;
-    return 0;
+    if (!r)
+        return NULL;
+    if (s->room_idx)
+        return sg_map_get(s->room_idx, (const char *)&r, sizeof(r));
+    for (sg_amember_t *m = s->rooms; m; m = m->next_in_sock)
+        if (m->room == r)
+            return m;
+    return NULL;
 }
 
-void sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len)
+int sg_adapter_in_room(const sg_adapter_t *a, const sg_asock_t *s, const char *room, size_t len)
 {
-    if (sg_adapter_in_room(s, room, len))
-        return;
+    return is_own_room(s, room, len) || membership(s, sg_map_get(a->rooms, room, len)) != NULL;
+}
+
+int sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len)
+{
+    if (is_own_room(s, room, len))
+        return 0;
     sg_aroom_t *r = sg_map_get(a->rooms, room, len);
+    if (membership(s, r))
+        return 0;
+    if (a->max_rooms && s->nrooms >= a->max_rooms)
+        return SG_ETOOBIG;
     if (!r) {
         r = sg_calloc(1, sizeof(*r));
         r->name = sg_strndup(room, len);
@@ -198,24 +237,29 @@ void sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t le
         r->members->prev_in_room = m;
     r->members = m;
     r->count++;
-    /* Append so that rooms are reported in join order, as Node's Set does. */
-    sg_amember_t **pp = &s->rooms;
-    while (*pp)
-        pp = &(*pp)->next_in_sock;
-    *pp = m;
+    /* Appended so that rooms are reported in join order, as Node's Set does. */
+    m->prev_in_sock = s->rooms_tail;
+    if (s->rooms_tail)
+        s->rooms_tail->next_in_sock = m;
+    else
+        s->rooms = m;
+    s->rooms_tail = m;
+    s->nrooms++;
+    if (s->room_idx) {
+        sg_map_put(s->room_idx, idx_key(m), sizeof(m->room), m);
+    } else if (s->nrooms > SG_ROOM_IDX_MIN) {
+        s->room_idx = sg_map_new();
+        for (sg_amember_t *x = s->rooms; x; x = x->next_in_sock)
+            sg_map_put(s->room_idx, idx_key(x), sizeof(x->room), x);
+    }
+    return 0;
 }
 
 void sg_adapter_leave(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len)
 {
-    for (sg_amember_t **pp = &s->rooms; *pp; pp = &(*pp)->next_in_sock) {
-        sg_amember_t *m = *pp;
-        if (m->room->len == len && memcmp(m->room->name, room, len) == 0) {
-            *pp = m->next_in_sock;
-            member_unlink(a, m);
-            sg_free(m);
-            return;
-        }
-    }
+    sg_amember_t *m = membership(s, sg_map_get(a->rooms, room, len));
+    if (m)
+        member_free(a, m);
 }
 
 void sg_adapter_socket_rooms(const sg_asock_t *s,
@@ -279,10 +323,10 @@ static void svec_push(svec_t *v, sg_asock_t *s)
     v->v[v->n++] = s;
 }
 
-static void mark_room(sg_adapter_t *a, const char *room, uint32_t stamp, int except, svec_t *out)
+static void mark_room(sg_adapter_t *a, const sg_name_t *room, uint32_t stamp, int except,
+                      svec_t *out)
 {
-    size_t len = strlen(room);
-    sg_aroom_t *r = sg_map_get(a->rooms, room, len);
+    sg_aroom_t *r = sg_map_get(a->rooms, room->p, room->len);
     for (sg_amember_t *m = r ? r->members : NULL; m; m = m->next_in_room) {
         sg_asock_t *s = m->sock;
         if (except)
@@ -292,7 +336,7 @@ static void mark_room(sg_adapter_t *a, const char *room, uint32_t stamp, int exc
             svec_push(out, s);
         }
     }
-    sg_asock_t *s = sg_map_get(a->socks, room, len);
+    sg_asock_t *s = sg_map_get(a->socks, room->p, room->len);
     if (s) {
         if (except)
             s->except_mark = stamp;
@@ -317,7 +361,7 @@ static void collect(sg_adapter_t *a, const sg_bcast_opts_t *opts, svec_t *out)
     }
     out->n = 0;
     for (size_t i = 0; i < opts->nexcept; i++)
-        mark_room(a, opts->except[i], stamp, 1, out);
+        mark_room(a, &opts->except[i], stamp, 1, out);
     if (opts->nrooms == 0) {
         sg_map_iter_t it = {0};
         while (sg_map_next(a->socks, &it)) {
@@ -327,7 +371,7 @@ static void collect(sg_adapter_t *a, const sg_bcast_opts_t *opts, svec_t *out)
         }
     } else {
         for (size_t i = 0; i < opts->nrooms; i++)
-            mark_room(a, opts->rooms[i], stamp, 0, out);
+            mark_room(a, &opts->rooms[i], stamp, 0, out);
     }
     if (!out->owned) {
         a->vec = out->v;
@@ -372,10 +416,10 @@ static int broadcast_direct(sg_adapter_t *a, const sg_bcast_opts_t *opts, delive
     if (opts->nrooms > 1 || opts->nexcept > 4)
         return 0;
     for (size_t i = 0; i < opts->nexcept; i++) {
-        size_t len = strlen(opts->except[i]);
-        if (sg_map_get(a->rooms, opts->except[i], len))
+        const sg_name_t *x = &opts->except[i];
+        if (sg_map_get(a->rooms, x->p, x->len))
             return 0;
-        skip[i] = sg_map_get(a->socks, opts->except[i], len);
+        skip[i] = sg_map_get(a->socks, x->p, x->len);
     }
 #define SG_SKIPPED(s) ((s) == skip[0] || (s) == skip[1] || (s) == skip[2] || (s) == skip[3])
     if (opts->nrooms == 0) {
@@ -385,9 +429,9 @@ static int broadcast_direct(sg_adapter_t *a, const sg_bcast_opts_t *opts, delive
                 deliver_one(it.val, c);
         return 1;
     }
-    size_t len = strlen(opts->rooms[0]);
-    sg_aroom_t *r = sg_map_get(a->rooms, opts->rooms[0], len);
-    sg_asock_t *own = sg_map_get(a->socks, opts->rooms[0], len);
+    const sg_name_t *room = &opts->rooms[0];
+    sg_aroom_t *r = sg_map_get(a->rooms, room->p, room->len);
+    sg_asock_t *own = sg_map_get(a->socks, room->p, room->len);
     if (r && own)
         return 0; /* a room named like a socket id: needs dedup */
     for (sg_amember_t *m = r ? r->members : NULL; m; m = m->next_in_room)
@@ -416,7 +460,7 @@ int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
 
 typedef struct {
     sg_adapter_t *a;
-    const char *const *rooms;
+    const sg_name_t *rooms;
     size_t n;
     int join;
 } rooms_ctx_t;
@@ -425,15 +469,16 @@ static void rooms_one(sg_asock_t *s, void *ud)
 {
     rooms_ctx_t *c = ud;
     for (size_t i = 0; i < c->n; i++) {
+        /* A socket at its room limit simply stays out of the extra room. */
         if (c->join)
-            sg_adapter_join(c->a, s, c->rooms[i], strlen(c->rooms[i]));
+            (void)sg_adapter_join(c->a, s, c->rooms[i].p, c->rooms[i].len);
         else
-            sg_adapter_leave(c->a, s, c->rooms[i], strlen(c->rooms[i]));
+            sg_adapter_leave(c->a, s, c->rooms[i].p, c->rooms[i].len);
     }
 }
 
-void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
-                            const char *const *rooms, size_t n)
+void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                            size_t n)
 {
     rooms_ctx_t c = {a, rooms, n, 1};
     sg_adapter_select(a, opts, rooms_one, &c);
@@ -441,8 +486,8 @@ void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
         a->ops->add_sockets(a, opts, rooms, n);
 }
 
-void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
-                            const char *const *rooms, size_t n)
+void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                            size_t n)
 {
     rooms_ctx_t c = {a, rooms, n, 0};
     sg_adapter_select(a, opts, rooms_one, &c);

@@ -19,12 +19,23 @@
 
 typedef struct sg_adapter sg_adapter_t;
 typedef struct sg_amember sg_amember_t;
+struct sg_map;
+
+/** A length-counted name (room, socket id): any byte may appear in it, NUL
+ *  included, because Socket.IO compares whole strings. */
+typedef struct sg_name {
+    const char *p;
+    size_t len;
+} sg_name_t;
 
 /** Adapter-side record of one local socket; embedded in the server's socket. */
 typedef struct sg_asock {
     const char *id;        /* socket id, NUL-terminated, stable while registered */
     size_t id_len;
-    sg_amember_t *rooms;   /* memberships (explicit rooms only) */
+    sg_amember_t *rooms;   /* memberships (explicit rooms only), in join order */
+    sg_amember_t *rooms_tail;
+    struct sg_map *room_idx; /* room -> membership, once the socket is in many rooms */
+    uint32_t nrooms;
     uint32_t mark;         /* dedup stamp of the last selection that matched */
     uint32_t except_mark;  /* stamp of the last selection that excluded it */
 } sg_asock_t;
@@ -36,9 +47,9 @@ typedef struct sg_asock {
 /** Which sockets a broadcast or a remote operation targets: sockets in any of
  *  rooms (all sockets when nrooms == 0), minus sockets in any except room. */
 typedef struct sg_bcast_opts {
-    const char *const *rooms;
+    const sg_name_t *rooms;
     size_t nrooms;
-    const char *const *except;
+    const sg_name_t *except;
     size_t nexcept;
     unsigned flags;
 } sg_bcast_opts_t;
@@ -114,9 +125,9 @@ typedef struct sg_adapter_ops {
     /** Forward a broadcast to the other nodes (after local delivery). */
     int (*broadcast)(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts);
     /** Forward socketsJoin / socketsLeave / disconnectSockets. */
-    int (*add_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const char *const *rooms,
+    int (*add_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
                        size_t n);
-    int (*del_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const char *const *rooms,
+    int (*del_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
                        size_t n);
     int (*disconnect_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close);
     /** Requests answered by the other nodes (local results are the caller's). */
@@ -169,11 +180,14 @@ void sg_adapter_remove_socket(sg_adapter_t *a, sg_asock_t *s);
 sg_asock_t *sg_adapter_find(const sg_adapter_t *a, const char *id, size_t len);
 size_t sg_adapter_socket_count(const sg_adapter_t *a);
 
-/** Join / leave one room. Joining twice or leaving a room one is not in is a
- *  no-op. Joining the socket's own id room is a no-op (always a member). */
-void sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len);
+/** Most explicit rooms one socket may be in (0: no limit, the default). */
+void sg_adapter_set_max_rooms(sg_adapter_t *a, size_t max);
+/** Join / leave one room, in O(1). Joining twice or leaving a room one is
+ *  not in is a no-op. Joining the socket's own id room is a no-op (always a
+ *  member). Join returns 0, or SG_ETOOBIG past the max_rooms limit. */
+int sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len);
 void sg_adapter_leave(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len);
-int sg_adapter_in_room(const sg_asock_t *s, const char *room, size_t len);
+int sg_adapter_in_room(const sg_adapter_t *a, const sg_asock_t *s, const char *room, size_t len);
 
 /** Rooms of a socket, its own id first; cb is called once per room. */
 void sg_adapter_socket_rooms(const sg_asock_t *s, void (*cb)(const char *room, size_t len,
@@ -197,10 +211,10 @@ int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
 
 /** socketsJoin / socketsLeave / disconnectSockets on matching sockets, local
  *  then remote (unless SG_BCAST_LOCAL). */
-void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
-                            const char *const *rooms, size_t n);
-void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
-                            const char *const *rooms, size_t n);
+void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                            size_t n);
+void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                            size_t n);
 void sg_adapter_disconnect_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close);
 
 #endif

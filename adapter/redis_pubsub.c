@@ -103,7 +103,7 @@ int sg_rp__publish_json(sg_rp_t *rp, const char *channel, const json_t *obj,
     return rc;
 }
 
-int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, const json_t *v,
+int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, size_t chlen, const json_t *v,
                            sg_buf_t *const *bins, size_t nbins)
 {
     msgpack_sbuffer sb;
@@ -111,16 +111,16 @@ int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, const json_t *v,
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     sg_jmp_pack(&pk, v, bins, nbins);
-    int rc = sg_redis_publish(rp->r, channel, strlen(channel), sb.data, sb.size);
+    int rc = sg_redis_publish(rp->r, channel, chlen, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
-static json_t *str_array(const char *const *v, size_t n)
+static json_t *str_array(const sg_name_t *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
+        json_array_append_new(a, json_stringn(v[i].p, v[i].len));
     return a;
 }
 
@@ -160,46 +160,53 @@ static void free_bins(sg_buf_t **bins, size_t n)
     sg_free(bins);
 }
 
-/* Room names: strings, or numbers (JavaScript keeps numeric rooms). */
-static char *room_name(const json_t *v)
+/* Room names: strings (whole, NUL bytes included), or numbers (JavaScript
+ * keeps numeric rooms). The copy in out->p is owned by the caller. */
+static int room_name(const json_t *v, sg_name_t *out)
 {
     char buf[64];
-    if (json_is_string(v))
-        return sg_strdup(json_string_value(v));
+    int n;
+    if (json_is_string(v)) {
+        out->len = json_string_length(v);
+        out->p = sg_strndup(json_string_value(v), out->len);
+        return 0;
+    }
     if (json_is_integer(v)) {
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        return sg_strdup(buf);
+        n = snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        out->p = sg_strndup(buf, (size_t)n);
+        out->len = (size_t)n;
+        return 0;
     }
     if (json_is_real(v)) {
         sg_sbuf_t sb;
         sg_sbuf_init(&sb);
         sg_json_put_number(&sb, json_real_value(v));
-        char *s = sg_strndup((const char *)sg_sbuf_data(&sb), sb.len);
+        out->p = sg_strndup((const char *)sg_sbuf_data(&sb), sb.len);
+        out->len = sb.len;
         sg_sbuf_reset(&sb);
-        return s;
+        return 0;
     }
-    return NULL;
+    return -1;
 }
 
 typedef struct {
-    char **rooms, **except, **list;
+    sg_name_t *rooms, *except, *list;
     size_t nrooms, nexcept, nlist;
     sg_bcast_opts_t o;
 } ropts_t;
 
-static char **name_list(const json_t *arr, size_t *n)
+static sg_name_t *name_list(const json_t *arr, size_t *n)
 {
     *n = 0;
     if (!json_is_array(arr))
         return NULL;
-    char **v = sg_calloc(json_array_size(arr) + 1, sizeof(*v));
+    sg_name_t *v = sg_calloc(json_array_size(arr) + 1, sizeof(*v));
     size_t i;
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        char *s = room_name(e);
-        if (s)
-            v[(*n)++] = s;
+        if (room_name(e, &v[*n]) == 0)
+            (*n)++;
     }
     return v;
 }
@@ -216,19 +223,25 @@ static void ropts_init(ropts_t *ro, const json_t *opts, const json_t *list)
         f |= SG_BCAST_VOLATILE;
     if (json_is_true(json_object_get(flags, "compress")))
         f |= SG_BCAST_COMPRESS;
-    ro->o = (sg_bcast_opts_t){(const char *const *)ro->rooms, ro->nrooms,
-                              (const char *const *)ro->except, ro->nexcept, f};
+    ro->o = (sg_bcast_opts_t){ro->rooms, ro->nrooms, ro->except, ro->nexcept, f};
 }
 
 static void ropts_free(ropts_t *ro)
 {
-    char **lists[3] = {ro->rooms, ro->except, ro->list};
+    sg_name_t *lists[3] = {ro->rooms, ro->except, ro->list};
     size_t ns[3] = {ro->nrooms, ro->nexcept, ro->nlist};
     for (int k = 0; k < 3; k++) {
         for (size_t i = 0; i < ns[k]; i++)
-            sg_free(lists[k][i]);
+            sg_free((char *)lists[k][i].p);
         sg_free(lists[k]);
     }
+}
+
+/* 1 when the JSON string v is exactly the len bytes at s. */
+static int json_is_name(const json_t *v, const char *s, size_t len)
+{
+    return json_is_string(v) && json_string_length(v) == len &&
+           memcmp(json_string_value(v), s, len) == 0;
 }
 
 /* ---- broadcasts ---- */
@@ -239,9 +252,17 @@ static int rp_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bc
     json_t *packet = json_pack("{s:i,s:O,s:s}", "type", 2, "data", pkt->data, "nsp",
                                sg_adapter_nsp(a));
     json_t *msg = json_pack("[s,o,o]", rp->uid, packet, sg_rp__opts_json(opts, 1, 0));
-    char *ch = opts->nrooms == 1 ? strcat3(rp->prefix, opts->rooms[0], "#") : NULL;
-    int rc = sg_rp__publish_msgpack(rp, ch ? ch : rp->prefix, msg, pkt->bins, pkt->nbins);
-    sg_free(ch);
+    /* One room: its own channel, "<prefix><room>#" (room bytes as they are). */
+    sg_sbuf_t ch;
+    sg_sbuf_init(&ch);
+    sg_sbuf_puts(&ch, rp->prefix);
+    if (opts->nrooms == 1) {
+        sg_sbuf_append(&ch, opts->rooms[0].p, opts->rooms[0].len);
+        sg_sbuf_putc(&ch, '#');
+    }
+    int rc = sg_rp__publish_msgpack(rp, (const char *)sg_sbuf_data(&ch), ch.len, msg, pkt->bins,
+                                    pkt->nbins);
+    sg_sbuf_reset(&ch);
     json_decref(msg);
     return rc == 0 ? 0 : SG_EIO;
 }
@@ -281,7 +302,7 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
     }
     const json_t *uid = json_array_get(v, 0), *packet = json_array_get(v, 1),
                  *opts = json_array_get(v, 2);
-    if (json_is_string(uid) && !strcmp(json_string_value(uid), rp->uid))
+    if (json_is_name(uid, rp->uid, SG_RP_ID_LEN))
         goto out; /* our own */
     const json_t *nsp = json_object_get(packet, "nsp"), *pdata = json_object_get(packet, "data");
     json_int_t type = json_integer_value(json_object_get(packet, "type"));
@@ -290,7 +311,8 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
         sg_rp__log(rp, 1, "dropped a malformed broadcast on %.*s", (int)chlen, ch);
         goto out;
     }
-    if (strcmp(json_is_string(nsp) ? json_string_value(nsp) : "/", sg_adapter_nsp(rp->a)) != 0)
+    const char *own_nsp = sg_adapter_nsp(rp->a);
+    if (nsp ? !json_is_name(nsp, own_nsp, strlen(own_nsp)) : strcmp(own_nsp, "/") != 0)
         goto out;
     ropts_t ro;
     ropts_init(&ro, opts, NULL);
@@ -304,7 +326,7 @@ out:
     free_bins(bins, nbins);
 }
 
-static int rp_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const char *const *rooms,
+static int rp_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
                           size_t n, int type)
 {
     sg_rp_t *rp = sg_adapter_backend(a);
@@ -315,12 +337,12 @@ static int rp_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const ch
     return rc == 0 ? 0 : SG_EIO;
 }
 
-static int rp_join(sg_adapter_t *a, const sg_bcast_opts_t *o, const char *const *r, size_t n)
+static int rp_join(sg_adapter_t *a, const sg_bcast_opts_t *o, const sg_name_t *r, size_t n)
 {
     return rp_add_sockets(a, o, r, n, SG_RQ_REMOTE_JOIN);
 }
 
-static int rp_leave(sg_adapter_t *a, const sg_bcast_opts_t *o, const char *const *r, size_t n)
+static int rp_leave(sg_adapter_t *a, const sg_bcast_opts_t *o, const sg_name_t *r, size_t n)
 {
     return rp_add_sockets(a, o, r, n, SG_RQ_REMOTE_LEAVE);
 }
@@ -372,7 +394,7 @@ static void reply_send(sg_adapter_reply_t *base, const json_t *arg, sg_buf_t *co
                             "requestId", r->rid, r->broadcast ? "packet" : "data",
                             arg ? arg : json_null());
     if (r->broadcast)
-        sg_rp__publish_msgpack(r->rp, r->channel, msg, bins, nbins);
+        sg_rp__publish_msgpack(r->rp, r->channel, strlen(r->channel), msg, bins, nbins);
     else
         sg_rp__publish_json(r->rp, r->channel, msg, bins, nbins);
     json_decref(msg);
@@ -435,20 +457,23 @@ static void answer(sg_rp_t *rp, const char *channel, const char *rid, const char
 static void legacy_request(sg_rp_t *rp, json_int_t type, const json_t *req, const char *rid,
                            const char *channel)
 {
-    const char *sid = json_string_value(json_object_get(req, "sid"));
-    sg_asock_t *s = sid ? sg_adapter_find(rp->a, sid, strlen(sid)) : NULL;
+    const json_t *jsid = json_object_get(req, "sid");
+    sg_name_t sid = {json_string_value(jsid), json_string_length(jsid)};
+    sg_asock_t *s = sid.p ? sg_adapter_find(rp->a, sid.p, sid.len) : NULL;
     if (!s)
         return;
     if (type == SG_RQ_REMOTE_DISCONNECT) {
-        sg_bcast_opts_t o = {(const char *const *)&sid, 1, NULL, 0, SG_BCAST_LOCAL};
+        sg_bcast_opts_t o = {&sid, 1, NULL, 0, SG_BCAST_LOCAL};
         sg_adapter_disconnect_sockets(rp->a, &o, json_is_true(json_object_get(req, "close")));
     } else {
-        char *room = room_name(json_object_get(req, "room"));
-        if (room && type == SG_RQ_REMOTE_JOIN)
-            sg_adapter_join(rp->a, s, room, strlen(room));
-        else if (room)
-            sg_adapter_leave(rp->a, s, room, strlen(room));
-        sg_free(room);
+        sg_name_t room;
+        if (room_name(json_object_get(req, "room"), &room) == 0) {
+            if (type == SG_RQ_REMOTE_JOIN)
+                (void)sg_adapter_join(rp->a, s, room.p, room.len);
+            else
+                sg_adapter_leave(rp->a, s, room.p, room.len);
+            sg_free((char *)room.p);
+        }
     }
     if (rid)
         answer(rp, channel, rid, NULL, NULL);
@@ -496,7 +521,7 @@ static void on_request(void *ud, const char *ch, size_t chlen, const char *data,
     json_int_t type = json_integer_value(json_object_get(req, "type"));
     const char *uid = json_string_value(json_object_get(req, "uid"));
     const char *rid = json_string_value(json_object_get(req, "requestId"));
-    int own = uid && !strcmp(uid, rp->uid);
+    int own = json_is_name(json_object_get(req, "uid"), rp->uid, SG_RP_ID_LEN);
     const json_t *opts = json_object_get(req, "opts");
     char *own_resp = NULL;
     const char *channel = rp->resp_ch;
@@ -547,9 +572,9 @@ static void on_request(void *ud, const char *ch, size_t chlen, const char *data,
             sg_adapter_disconnect_sockets(rp->a, &ro.o,
                                           json_is_true(json_object_get(req, "close")));
         else if (type == SG_RQ_REMOTE_JOIN)
-            sg_adapter_add_sockets(rp->a, &ro.o, (const char *const *)ro.list, ro.nlist);
+            sg_adapter_add_sockets(rp->a, &ro.o, ro.list, ro.nlist);
         else
-            sg_adapter_del_sockets(rp->a, &ro.o, (const char *const *)ro.list, ro.nlist);
+            sg_adapter_del_sockets(rp->a, &ro.o, ro.list, ro.nlist);
         ropts_free(&ro);
         break;
     }

@@ -52,7 +52,7 @@ int sg_rp__publish_json(sg_rp_t *rp, const char *channel, const json_t *obj,
 /** Copy of v with placeholders replaced by {"type":"Buffer","data":[...]}. */
 json_t *sg_rp__node_json(const json_t *v, sg_buf_t *const *bins, size_t nbins);
 /** Publish v as msgpack (placeholders as bin). */
-int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, const json_t *v,
+int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, size_t chlen, const json_t *v,
                            sg_buf_t *const *bins, size_t nbins);
 /** {rooms, except[, flags]} as the adapter writes them. timeout 0: none. */
 json_t *sg_rp__opts_json(const sg_bcast_opts_t *o, int with_flags, unsigned timeout);

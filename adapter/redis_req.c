@@ -218,7 +218,7 @@ int sg_rp__broadcast_ack(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
     json_t *msg = json_pack("{s:s,s:s,s:i,s:o,s:o}", "uid", rp->uid, "requestId", q->id, "type",
                             SG_RQ_BROADCAST, "packet", packet, "opts",
                             sg_rp__opts_json(opts, 1, timeout_ms));
-    int rc = sg_rp__publish_msgpack(rp, rp->req_ch, msg, pkt->bins, pkt->nbins);
+    int rc = sg_rp__publish_msgpack(rp, rp->req_ch, strlen(rp->req_ch), msg, pkt->bins, pkt->nbins);
     json_decref(msg);
     const char *argv[3] = {"PUBSUB", "NUMSUB", rp->req_ch};
     size_t lens[3] = {6, 6, strlen(rp->req_ch)};

@@ -54,7 +54,7 @@ typedef struct sg_cfg_row {
 } sg_cfg_row_t;
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
-static const char *const apps[] = {"chat", "conformance", "none", NULL};
+static const char *const apps[] = {"chat", "testkit", "conformance", "none", NULL};
 /* New cluster backends add their name here (and their ops in adapter/). */
 static const char *const adapters[] = {"memory", "redis", NULL};
 static const char *const transport_names[] = {"polling", "websocket", NULL};
@@ -95,6 +95,21 @@ static const sg_cfg_row_t rows[] = {
      "Milliseconds a client may take to join a namespace after the handshake."},
     {"maxAttachments", "SIOGATE_MAX_ATTACHMENTS", CT_UINT, ST_SIZE, OFF(max_attachments), 0, 10000,
      "10", NULL, NULL, 0, "Most binary attachments in one Socket.IO packet."},
+    {"maxBinaryPacketSize", "SIOGATE_MAX_BINARY_PACKET_SIZE", CT_SIZE, ST_SIZE,
+     OFF(max_binary_packet_size), 0, 64 * GB, "0", NULL, NULL, 0,
+     "Bytes a Socket.IO packet with binary attachments may hold in all (text plus "
+     "attachments) while it is being received; 0 = twice maxHttpBufferSize."},
+    {"attachmentTimeout", "SIOGATE_ATTACHMENT_TIMEOUT", CT_UINT, ST_UINT, OFF(attachment_timeout),
+     1, MS_MAX, "30000", NULL, NULL, 0,
+     "Milliseconds the binary attachments of a packet may take to arrive; past it the "
+     "connection is closed."},
+    {"maxPendingAcks", "SIOGATE_MAX_PENDING_ACKS", CT_UINT, ST_SIZE, OFF(max_pending_acks), 1,
+     10000000, "1000", NULL, NULL, 0,
+     "Acknowledgements the server may await from one socket at a time; an emit with ack "
+     "beyond it fails."},
+    {"maxRoomsPerSocket", "SIOGATE_MAX_ROOMS_PER_SOCKET", CT_UINT, ST_SIZE,
+     OFF(max_rooms_per_socket), 1, 100000000, "10000", NULL, NULL, 0,
+     "Rooms one socket may be in (its own id room not counted); a join beyond it fails."},
     {"namespaces", "SIOGATE_NAMESPACES", CT_STRING, ST_STR, OFF(namespaces), 0, 4096, "", NULL,
      check_namespaces, 0,
      "Namespaces accepted besides '/', comma separated, each starting with '/'."},
@@ -122,12 +137,26 @@ static const sg_cfg_row_t rows[] = {
      "Bytes queued for one client that may last only outqSoftSeconds (<= outqHardLimit)."},
     {"outqSoftSeconds", "SIOGATE_OUTQ_SOFT_SECONDS", CT_UINT, ST_UINT, OFF(outq_soft_seconds), 1,
      86400, "60", NULL, NULL, 0, "Seconds a client may stay over outqSoftLimit."},
+    {"maxConnections", "SIOGATE_MAX_CONNECTIONS", CT_UINT, ST_SIZE, OFF(max_connections), 0,
+     10000000, "0", NULL, NULL, 0,
+     "Most open client TCP connections; past it new ones are accepted and closed at once. "
+     "0 = the process's open-file limit minus a reserve of 64."},
     {"maxSessions", "SIOGATE_MAX_SESSIONS", CT_UINT, ST_SIZE, OFF(max_sessions), 0, 10000000, "0",
-     NULL, NULL, 0, "Most concurrent Engine.IO sessions; 0 = no limit."},
+     NULL, NULL, 0,
+     "Most concurrent Engine.IO sessions; past it a handshake is refused (503 / 400 Server "
+     "full). 0 = maxConnections minus 32, so refusals still get an answer."},
     {"wsRxBuffer", "SIOGATE_WS_RX_BUFFER", CT_SIZE, ST_SIZE, OFF(ws_rx_buffer), 128, MB, "256",
      NULL, NULL, 0, "Per-connection WebSocket receive buffer of libwebsockets, in bytes (memory per client vs. fewer reads for big messages)."},
     {"app", "SIOGATE_APP", CT_ENUM, ST_STR, OFF(app), 0, 0, "chat", apps, NULL, 0,
-     "Built-in application: chat (demo), conformance (test-suite handlers) or none."},
+     "Built-in application: chat (the demo page), testkit (handlers for the integration "
+     "tests; any client can act on the whole cluster: never expose it), conformance (the "
+     "official protocol suites) or none."},
+    {"chatMessageRate", "SIOGATE_CHAT_MESSAGE_RATE", CT_UINT, ST_UINT, OFF(chat_message_rate), 1,
+     100000, "5", NULL, NULL, 0,
+     "app = chat: messages and typing events per second one socket may send; more are dropped."},
+    {"chatMessageBurst", "SIOGATE_CHAT_MESSAGE_BURST", CT_UINT, ST_UINT, OFF(chat_message_burst),
+     1, 100000, "10", NULL, NULL, 0,
+     "app = chat: how many of those events one socket may send at once before the rate applies."},
     {"adapter", "SIOGATE_ADAPTER", CT_ENUM, ST_STR, OFF(adapter), 0, 0, "memory", adapters, NULL, 0,
      "Adapter that carries broadcasts between nodes; memory = single process, redis = Redis "
      "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter)."},
@@ -149,6 +178,14 @@ static const sg_cfg_row_t rows[] = {
     {"redisReconnectMax", "SIOGATE_REDIS_RECONNECT_MAX", CT_UINT, ST_UINT,
      OFF(redis_reconnect_max), 1, MS_MAX, "1000", NULL, NULL, 0,
      "Longest delay in ms between two Redis reconnection attempts."},
+    {"redisConnectTimeout", "SIOGATE_REDIS_CONNECT_TIMEOUT", CT_UINT, ST_UINT,
+     OFF(redis_connect_timeout), 1, MS_MAX, "5000", NULL, NULL, 0,
+     "Milliseconds a Redis connection attempt may take, handshake included, before it is "
+     "abandoned and retried."},
+    {"redisOutputLimit", "SIOGATE_REDIS_OUTPUT_LIMIT", CT_SIZE, ST_SIZE, OFF(redis_output_limit),
+     64 * KB, 64 * GB, "32mb", NULL, NULL, 0,
+     "Bytes of commands sent to Redis and not yet answered; past it publishes are dropped "
+     "(counted, logged once per episode) until Redis catches up."},
     {"logLevel", "SIOGATE_LOG_LEVEL", CT_ENUM, ST_LOG, OFF(log_level), 0, 0, "info", log_levels,
      NULL, 0, "Log verbosity."},
 };
@@ -465,6 +502,15 @@ static unsigned long long load_num(const sg_config_t *cfg, const sg_cfg_row_t *r
     return 0;
 }
 
+_Static_assert(sizeof rows / sizeof rows[0] <= 8 * sizeof(((sg_config_t *)0)->explicit_set),
+               "sg_config_t.explicit_set needs one bit per row");
+
+static void mark_set(sg_config_t *cfg, const sg_cfg_row_t *r)
+{
+    size_t i = (size_t)(r - rows);
+    cfg->explicit_set[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
 static int set_row(sg_config_t *cfg, const sg_cfg_row_t *r, const char *value, char *err,
                    size_t errlen)
 {
@@ -514,7 +560,19 @@ int sg_config_set(sg_config_t *cfg, const char *name, const char *value, char *e
         seterr(err, errlen, "setting '%s': unknown setting (see --help)", name);
         return SG_ENOTFOUND;
     }
-    return set_row(cfg, r, value, err, errlen);
+    int rc = set_row(cfg, r, value, err, errlen);
+    if (rc == 0)
+        mark_set(cfg, r);
+    return rc;
+}
+
+int sg_config_is_set(const sg_config_t *cfg, const char *name)
+{
+    const sg_cfg_row_t *r = find_row(name);
+    if (!r)
+        return 0;
+    size_t i = (size_t)(r - rows);
+    return (cfg->explicit_set[i / 8] >> (i % 8)) & 1;
 }
 
 int sg_config_get(const sg_config_t *cfg, const char *name, char *buf, size_t len)
@@ -644,6 +702,7 @@ int sg_config_load_env(sg_config_t *cfg, char *err, size_t errlen)
             seterr(err, errlen, "%s: %s", rows[i].env, msg);
             return rc;
         }
+        mark_set(cfg, &rows[i]);
     }
     return 0;
 }

@@ -29,6 +29,10 @@ typedef struct sg_config {
     /* Socket.IO */
     unsigned connect_timeout; /* connectTimeout: 45000 ms */
     size_t max_attachments;   /* maxAttachments: 10 */
+    size_t max_binary_packet_size; /* maxBinaryPacketSize: 0 = 2 x maxHttpBufferSize */
+    unsigned attachment_timeout; /* attachmentTimeout: 30000 ms */
+    size_t max_pending_acks;  /* maxPendingAcks: 1000 per socket */
+    size_t max_rooms_per_socket; /* maxRoomsPerSocket: 10000 */
     char *namespaces;         /* namespaces: "" extra namespaces, comma separated */
     /* HTTP */
     char *cors_origin;        /* cors: "" (no CORS headers), "*" or comma-separated origins */
@@ -41,10 +45,13 @@ typedef struct sg_config {
     size_t outq_hard_limit;   /* outqHardLimit: 32 MB */
     size_t outq_soft_limit;   /* outqSoftLimit: 8 MB */
     unsigned outq_soft_seconds; /* outqSoftSeconds: 60 */
-    size_t max_sessions;      /* maxSessions: 0 = no limit */
+    size_t max_connections;   /* maxConnections: 0 = the process file limit minus a reserve */
+    size_t max_sessions;      /* maxSessions: 0 = maxConnections minus a reserve */
     size_t ws_rx_buffer;      /* wsRxBuffer: 256 bytes (lws per-connection receive buffer) */
     /* process */
-    char *app;                /* app: "chat" | "conformance" | "none" */
+    char *app;                /* app: "chat" | "testkit" | "conformance" | "none" */
+    unsigned chat_message_rate;  /* chatMessageRate: 5 chat events per second per socket */
+    unsigned chat_message_burst; /* chatMessageBurst: 10 */
     char *adapter;            /* adapter: "memory" | "redis" */
     /* cluster (adapter = redis) */
     char *redis_url;          /* redisUrl: "redis://127.0.0.1:6379" */
@@ -53,7 +60,12 @@ typedef struct sg_config {
     int publish_specific;     /* publishOnSpecificResponseChannel: false */
     unsigned redis_reconnect_min; /* redisReconnectMin: 100 ms */
     unsigned redis_reconnect_max; /* redisReconnectMax: 1000 ms */
+    unsigned redis_connect_timeout; /* redisConnectTimeout: 5000 ms */
+    size_t redis_output_limit; /* redisOutputLimit: 32 MB queued towards Redis */
     sg_log_level_t log_level; /* logLevel: "info" */
+    /* which settings were given explicitly (file, environment, flags), one
+     * bit per row of the table; see sg_config_is_set */
+    unsigned char explicit_set[16];
 } sg_config_t;
 
 /** Fill cfg with the built-in defaults (strings are heap copies). */
@@ -66,6 +78,9 @@ void sg_config_free(sg_config_t *cfg);
  *  from text. Returns 0, or SG_EINVAL / SG_ENOTFOUND with a message naming
  *  the setting written to err. */
 int sg_config_set(sg_config_t *cfg, const char *name, const char *value, char *err, size_t errlen);
+
+/** 1 when setting `name` was given explicitly (not left at its default). */
+int sg_config_is_set(const sg_config_t *cfg, const char *name);
 
 /** Read a file of "name = value" lines ('#' comments, blank lines). */
 int sg_config_load_file(sg_config_t *cfg, const char *file, char *err, size_t errlen);

@@ -13,29 +13,29 @@ static int remote_op(sg_nsp_t *nsp, const char *id, int op, const char *room, in
                      sg_legacy_cb cb, void *ud)
 {
     int rc = 0;
-    const char *rooms[1] = {id};
-    sg_bcast_opts_t o = {rooms, 1, NULL, 0, 0};
     if (!id || (op != OP_DISCONNECT && !room)) {
         rc = SG_EINVAL;
         goto done;
     }
+    sg_name_t target = {id, strlen(id)}, r = {room, room ? strlen(room) : 0};
+    sg_bcast_opts_t o = {&target, 1, NULL, 0, 0};
     if (sg_adapter_find(nsp->adapter, id, strlen(id))) {
         /* Local: apply here only, as socket.io-redis 5.x did; publishing
          * would reach no other socket. */
         o.flags = SG_BCAST_LOCAL;
         if (op == OP_JOIN)
-            sg_adapter_add_sockets(nsp->adapter, &o, &room, 1);
+            sg_adapter_add_sockets(nsp->adapter, &o, &r, 1);
         else if (op == OP_LEAVE)
-            sg_adapter_del_sockets(nsp->adapter, &o, &room, 1);
+            sg_adapter_del_sockets(nsp->adapter, &o, &r, 1);
         else
             sg_adapter_disconnect_sockets(nsp->adapter, &o, close);
         goto done;
     }
     const sg_adapter_ops_t *ops = sg_adapter_ops(nsp->adapter);
     if (op == OP_JOIN)
-        rc = ops->add_sockets ? ops->add_sockets(nsp->adapter, &o, &room, 1) : SG_ENOTFOUND;
+        rc = ops->add_sockets ? ops->add_sockets(nsp->adapter, &o, &r, 1) : SG_ENOTFOUND;
     else if (op == OP_LEAVE)
-        rc = ops->del_sockets ? ops->del_sockets(nsp->adapter, &o, &room, 1) : SG_ENOTFOUND;
+        rc = ops->del_sockets ? ops->del_sockets(nsp->adapter, &o, &r, 1) : SG_ENOTFOUND;
     else
         rc = ops->disconnect_sockets ? ops->disconnect_sockets(nsp->adapter, &o, close)
                                      : SG_ENOTFOUND;

@@ -367,6 +367,14 @@ const sg_config_t *sg_server_config(const sg_server_t *srv)
     return &srv->cfg;
 }
 
+void sg_server_set_app_data(sg_server_t *srv, void *data, void (*free_fn)(void *))
+{
+    if (srv->app_free && srv->app != data)
+        srv->app_free(srv->app);
+    srv->app = data;
+    srv->app_free = free_fn;
+}
+
 void sg_server_enable_eio_echo(sg_server_t *srv, const char *path)
 {
     sg_free(srv->eio_echo_path);

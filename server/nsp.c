@@ -42,6 +42,7 @@ sg_nsp_t *sg_server_of(sg_server_t *srv, const char *name)
     nsp->event_map = sg_map_new();
     nsp->adapter = sg_adapter_new(srv->redis ? &sg_adapter_redis_ops : &sg_adapter_memory_ops,
                                   name, &sg_socket_adapter_host, nsp);
+    sg_adapter_set_max_rooms(nsp->adapter, srv->cfg.max_rooms_per_socket);
     if (srv->redis && sg_adapter_open(nsp->adapter, &srv->adapter_env, &nsp_cluster_host) != 0) {
         SG_ERR(srv, "namespace %s: the redis adapter did not open; it stays single-node", name);
         sg_adapter_close(nsp->adapter);
@@ -261,13 +262,18 @@ size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room)
     return sg_adapter_room_size(nsp->adapter, room, strlen(room));
 }
 
+size_t sg_nsp_room_size_n(const sg_nsp_t *nsp, const char *room, size_t len)
+{
+    return sg_adapter_room_size(nsp->adapter, room, len);
+}
+
 /* ---- broadcast operator ---- */
 
 struct sg_bcast {
     sg_nsp_t *nsp;
-    char **rooms;
+    sg_name_t *rooms; /* owned copies */
     size_t nrooms;
-    char **except;
+    sg_name_t *except;
     size_t nexcept;
     unsigned flags;
     unsigned timeout;
@@ -280,28 +286,39 @@ sg_bcast_t *sg_bcast_new(sg_nsp_t *nsp)
     return b;
 }
 
-static void push_room(char ***v, size_t *n, const char *room)
+static void push_room(sg_name_t **v, size_t *n, const char *room, size_t len)
 {
     *v = sg_realloc(*v, (*n + 1) * sizeof(**v));
-    (*v)[(*n)++] = sg_strdup(room);
+    (*v)[*n].p = sg_strndup(room, len);
+    (*v)[(*n)++].len = len;
 }
 
 sg_bcast_t *sg_bcast_from(sg_socket_t *s)
 {
     sg_bcast_t *b = sg_bcast_new(sg_socket_nsp(s));
-    push_room(&b->except, &b->nexcept, sg_socket_id(s));
+    push_room(&b->except, &b->nexcept, sg_socket_id(s), SG_ID_LEN);
     return b;
 }
 
 sg_bcast_t *sg_bcast_to(sg_bcast_t *b, const char *room)
 {
-    push_room(&b->rooms, &b->nrooms, room);
+    return sg_bcast_to_n(b, room, strlen(room));
+}
+
+sg_bcast_t *sg_bcast_to_n(sg_bcast_t *b, const char *room, size_t len)
+{
+    push_room(&b->rooms, &b->nrooms, room, len);
     return b;
 }
 
 sg_bcast_t *sg_bcast_except(sg_bcast_t *b, const char *room)
 {
-    push_room(&b->except, &b->nexcept, room);
+    return sg_bcast_except_n(b, room, strlen(room));
+}
+
+sg_bcast_t *sg_bcast_except_n(sg_bcast_t *b, const char *room, size_t len)
+{
+    push_room(&b->except, &b->nexcept, room, len);
     return b;
 }
 
@@ -337,9 +354,9 @@ void sg_bcast_free(sg_bcast_t *b)
     if (!b)
         return;
     for (size_t i = 0; i < b->nrooms; i++)
-        sg_free(b->rooms[i]);
+        sg_free((char *)b->rooms[i].p);
     for (size_t i = 0; i < b->nexcept; i++)
-        sg_free(b->except[i]);
+        sg_free((char *)b->except[i].p);
     sg_free(b->rooms);
     sg_free(b->except);
     sg_free(b);
@@ -347,8 +364,7 @@ void sg_bcast_free(sg_bcast_t *b)
 
 static sg_bcast_opts_t opts_of(const sg_bcast_t *b)
 {
-    sg_bcast_opts_t o = {(const char *const *)b->rooms, b->nrooms,
-                         (const char *const *)b->except, b->nexcept, b->flags};
+    sg_bcast_opts_t o = {b->rooms, b->nrooms, b->except, b->nexcept, b->flags};
     return o;
 }
 
@@ -628,15 +644,27 @@ static size_t host_broadcast_ack(void *ud, const sg_sio_packet_t *pkt, const sg_
 
 void sg_bcast_sockets_join(sg_bcast_t *b, const char *room)
 {
+    sg_bcast_sockets_join_n(b, room, strlen(room));
+}
+
+void sg_bcast_sockets_join_n(sg_bcast_t *b, const char *room, size_t len)
+{
     sg_bcast_opts_t o = opts_of(b);
-    sg_adapter_add_sockets(b->nsp->adapter, &o, &room, 1);
+    sg_name_t r = {room, len};
+    sg_adapter_add_sockets(b->nsp->adapter, &o, &r, 1);
     sg_bcast_free(b);
 }
 
 void sg_bcast_sockets_leave(sg_bcast_t *b, const char *room)
 {
+    sg_bcast_sockets_leave_n(b, room, strlen(room));
+}
+
+void sg_bcast_sockets_leave_n(sg_bcast_t *b, const char *room, size_t len)
+{
     sg_bcast_opts_t o = opts_of(b);
-    sg_adapter_del_sockets(b->nsp->adapter, &o, &room, 1);
+    sg_name_t r = {room, len};
+    sg_adapter_del_sockets(b->nsp->adapter, &o, &r, 1);
     sg_bcast_free(b);
 }
 

@@ -51,6 +51,12 @@ void sg_server_foreach_nsp(sg_server_t *srv, void (*cb)(sg_nsp_t *nsp, void *ud)
 /** Bare Engine.IO echo endpoint (conformance testing): every message
  *  received on `path` is sent back. */
 void sg_server_enable_eio_echo(sg_server_t *srv, const char *path);
+/** Attach application state to the server; free_fn (may be NULL) runs on it
+ *  in sg_server_free, after every socket is gone. Replaces earlier data. */
+void sg_server_set_app_data(sg_server_t *srv, void *data, void (*free_fn)(void *));
+/** Write one line to the server's log (stderr), if lvl passes logLevel. */
+void sg_server_log(const sg_server_t *srv, sg_log_level_t lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- data ---- */
 
@@ -113,6 +119,9 @@ int sg_nsp_server_side_emit(sg_nsp_t *nsp, const char *event, const sg_data_t *a
                             sg_bcast_ack_cb cb, void *ud);
 /** Number of local sockets in room. */
 size_t sg_nsp_room_size(const sg_nsp_t *nsp, const char *room);
+/** The same for a room name of len bytes (names may hold any byte, NUL
+ *  included: Socket.IO compares whole strings). */
+size_t sg_nsp_room_size_n(const sg_nsp_t *nsp, const char *room, size_t len);
 
 /** Result of a cluster-wide request. err: 0, SG_ETIMEOUT (msg holds Node's
  *  text) or SG_ESTATE (server stopping); result (borrowed) holds this node's
@@ -199,8 +208,13 @@ void sg_socket_next(sg_socket_t *s, const char *err_message, json_t *err_data);
 /** socket.handshake as in Node: {headers, time, address, xdomain, secure,
  *  issued, url, query, auth} (borrowed; built on first use). */
 json_t *sg_socket_handshake(sg_socket_t *s);
+/** Join / leave a room: 0, SG_ESTATE (socket gone) or, for a join past
+ *  maxRoomsPerSocket, SG_ETOOBIG. */
 int sg_socket_join(sg_socket_t *s, const char *room);
 int sg_socket_leave(sg_socket_t *s, const char *room);
+/** The same for a room name of len bytes (any byte, NUL included). */
+int sg_socket_join_n(sg_socket_t *s, const char *room, size_t len);
+int sg_socket_leave_n(sg_socket_t *s, const char *room, size_t len);
 int sg_socket_in_room(const sg_socket_t *s, const char *room);
 /** Rooms of the socket (own id first) as a new JSON array of strings. */
 json_t *sg_socket_rooms(const sg_socket_t *s);
@@ -239,6 +253,9 @@ sg_bcast_t *sg_bcast_new(sg_nsp_t *nsp);
 sg_bcast_t *sg_bcast_from(sg_socket_t *s);
 sg_bcast_t *sg_bcast_to(sg_bcast_t *b, const char *room);
 sg_bcast_t *sg_bcast_except(sg_bcast_t *b, const char *room);
+/** The same for a room name of len bytes (any byte, NUL included). */
+sg_bcast_t *sg_bcast_to_n(sg_bcast_t *b, const char *room, size_t len);
+sg_bcast_t *sg_bcast_except_n(sg_bcast_t *b, const char *room, size_t len);
 sg_bcast_t *sg_bcast_volatile(sg_bcast_t *b);
 sg_bcast_t *sg_bcast_local(sg_bcast_t *b);
 sg_bcast_t *sg_bcast_compress(sg_bcast_t *b, int on);
@@ -255,6 +272,8 @@ int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
                       sg_bcast_ack_cb cb, void *ud);
 void sg_bcast_sockets_join(sg_bcast_t *b, const char *room);
 void sg_bcast_sockets_leave(sg_bcast_t *b, const char *room);
+void sg_bcast_sockets_join_n(sg_bcast_t *b, const char *room, size_t len);
+void sg_bcast_sockets_leave_n(sg_bcast_t *b, const char *room, size_t len);
 void sg_bcast_disconnect_sockets(sg_bcast_t *b, int close);
 /** Matching local sockets (fetchSockets); cb runs once per socket, synchronously. */
 size_t sg_bcast_fetch_sockets(sg_bcast_t *b, void (*cb)(sg_socket_t *s, void *ud), void *ud);
@@ -266,7 +285,11 @@ int sg_bcast_fetch_sockets_cluster(sg_bcast_t *b, sg_cluster_cb cb, void *ud);
 
 /* ---- built-in applications (server/apps) ---- */
 
-/** Install an application by name ("chat", "conformance", "none"). */
+/** Apply the defaults of the application cfg->app names to the settings
+ *  the user did not set (call before sg_server_new). */
+void sg_apps_defaults(sg_config_t *cfg);
+/** Install an application by name ("chat", "testkit", "conformance",
+ *  "none"): 0, or SG_EINVAL for an unknown name. */
 int sg_apps_install(sg_server_t *srv, const char *name);
 
 #endif

@@ -439,23 +439,33 @@ json_t *sg_socket_handshake(sg_socket_t *s)
 
 int sg_socket_join(sg_socket_t *s, const char *room)
 {
+    return sg_socket_join_n(s, room, strlen(room));
+}
+
+int sg_socket_join_n(sg_socket_t *s, const char *room, size_t len)
+{
     if (!sg_socket_connected(s))
         return SG_ESTATE;
-    sg_adapter_join(s->nsp->adapter, &s->a, room, strlen(room));
-    return 0;
+    return sg_adapter_join(s->nsp->adapter, &s->a, room, len);
 }
 
 int sg_socket_leave(sg_socket_t *s, const char *room)
 {
+    return sg_socket_leave_n(s, room, strlen(room));
+}
+
+int sg_socket_leave_n(sg_socket_t *s, const char *room, size_t len)
+{
     if (!sg_socket_connected(s))
         return SG_ESTATE;
-    sg_adapter_leave(s->nsp->adapter, &s->a, room, strlen(room));
+    sg_adapter_leave(s->nsp->adapter, &s->a, room, len);
     return 0;
 }
 
 int sg_socket_in_room(const sg_socket_t *s, const char *room)
 {
-    return sg_socket_connected(s) && sg_adapter_in_room(&s->a, room, strlen(room));
+    return sg_socket_connected(s) &&
+           sg_adapter_in_room(s->nsp->adapter, &s->a, room, strlen(room));
 }
 
 static void add_room(const char *room, size_t len, void *ud)

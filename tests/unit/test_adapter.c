@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define MAXS 128
+#define N(lit) {lit, sizeof(lit) - 1}
 #define MAXLOG 1024
 
 typedef struct tsock {
@@ -104,13 +105,13 @@ static int be_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bc
     return 0;
 }
 
-static int be_add(sg_adapter_t *a, const sg_bcast_opts_t *o, const char *const *r, size_t n)
+static int be_add(sg_adapter_t *a, const sg_bcast_opts_t *o, const sg_name_t *r, size_t n)
 {
     be_ctx(a)->be_add++;
     return 0;
 }
 
-static int be_del(sg_adapter_t *a, const sg_bcast_opts_t *o, const char *const *r, size_t n)
+static int be_del(sg_adapter_t *a, const sg_bcast_opts_t *o, const sg_name_t *r, size_t n)
 {
     be_ctx(a)->be_del++;
     return 0;
@@ -254,7 +255,7 @@ static void sel_one(sg_asock_t *as, void *ud)
     r->calls++;
 }
 
-static uint64_t sel(ctx_t *c, const char *const *rooms, size_t nrooms, const char *const *except,
+static uint64_t sel(ctx_t *c, const sg_name_t *rooms, size_t nrooms, const sg_name_t *except,
                     size_t nexcept)
 {
     sg_bcast_opts_t o = {rooms, nrooms, except, nexcept, 0};
@@ -318,8 +319,8 @@ static void test_join_leave(void **state)
     ctx_t *c = ctx_new(&sg_adapter_memory_ops, 2);
     char buf[256];
     assert_string_equal(rooms_of(c, 0, buf), "s0");
-    assert_true(sg_adapter_in_room(&c->socks[0].a, "s0", 2));
-    assert_false(sg_adapter_in_room(&c->socks[0].a, "b", 1));
+    assert_true(sg_adapter_in_room(c->a, &c->socks[0].a, "s0", 2));
+    assert_false(sg_adapter_in_room(c->a, &c->socks[0].a, "b", 1));
 
     join(c, 0, "b");
     join(c, 0, "a");
@@ -329,7 +330,7 @@ static void test_join_leave(void **state)
     assert_string_equal(rooms_of(c, 0, buf), "s0,b,a,c");
     assert_int_equal(room_size(c, "a"), 1);
     assert_int_equal(room_size(c, "s0"), 1);
-    assert_true(sg_adapter_in_room(&c->socks[0].a, "a", 1));
+    assert_true(sg_adapter_in_room(c->a, &c->socks[0].a, "a", 1));
 
     leave(c, 0, "a");
     leave(c, 0, "a");    /* not a member any more: no-op */
@@ -337,8 +338,8 @@ static void test_join_leave(void **state)
     leave(c, 1, "b");    /* another socket's room */
     leave(c, 0, "s0");   /* own id room cannot be left */
     assert_string_equal(rooms_of(c, 0, buf), "s0,b,c");
-    assert_false(sg_adapter_in_room(&c->socks[0].a, "a", 1));
-    assert_true(sg_adapter_in_room(&c->socks[0].a, "s0", 2));
+    assert_false(sg_adapter_in_room(c->a, &c->socks[0].a, "a", 1));
+    assert_true(sg_adapter_in_room(c->a, &c->socks[0].a, "s0", 2));
     assert_int_equal(room_size(c, "a"), 0);
     assert_int_equal(room_size(c, "b"), 1);
 
@@ -375,7 +376,7 @@ static void test_room_size_and_all_rooms(void **state)
     join(c, 1, "s0");
     assert_int_equal(room_size(c, "s0"), 2);
     assert_string_equal(all_rooms(c, buf), "q,r,s0,s1,s2,s3");
-    const char *r0[] = {"s0"};
+    sg_name_t r0[] = {N("s0")};
     assert_int_equal(sel(c, r0, 1, NULL, 0), B(0) | B(1));
     /* Once s0 is gone, "s0" is an ordinary room of s1. */
     sg_adapter_remove_socket(c->a, &c->socks[0].a);
@@ -404,11 +405,11 @@ static void test_select(void **state)
     const uint64_t all = B(0) | B(1) | B(2) | B(3) | B(4);
 
     assert_int_equal(sel(c, NULL, 0, NULL, 0), all);
-    const char *a[] = {"a"}, *ab[] = {"a", "b"}, *b[] = {"b"}, *none[] = {"zzz"};
+    sg_name_t a[] = {N("a")}, ab[] = {N("a"), N("b")}, b[] = {N("b")}, none[] = {N("zzz")};
     assert_int_equal(sel(c, a, 1, NULL, 0), B(0) | B(1));
     /* s1 is in both: delivered once (sel() asserts it). */
     assert_int_equal(sel(c, ab, 2, NULL, 0), B(0) | B(1) | B(2));
-    const char *aa[] = {"a", "a", "s1"};
+    sg_name_t aa[] = {N("a"), N("a"), N("s1")};
     assert_int_equal(sel(c, aa, 3, NULL, 0), B(0) | B(1));
     assert_int_equal(sel(c, none, 1, NULL, 0), 0);
     /* except only. */
@@ -418,12 +419,12 @@ static void test_select(void **state)
     assert_int_equal(sel(c, ab, 2, b, 1), B(0));
     assert_int_equal(sel(c, a, 1, a, 1), 0);
     /* except by socket id (the sender in socket.broadcast.emit). */
-    const char *x1[] = {"s1"}, *x14[] = {"s1", "s4"};
+    sg_name_t x1[] = {N("s1")}, x14[] = {N("s1"), N("s4")};
     assert_int_equal(sel(c, NULL, 0, x1, 1), B(0) | B(2) | B(3) | B(4));
     assert_int_equal(sel(c, ab, 2, x1, 1), B(0) | B(2));
     assert_int_equal(sel(c, NULL, 0, x14, 2), B(0) | B(2) | B(3));
     /* rooms by socket id. */
-    const char *ids[] = {"s4", "s3", "c"};
+    sg_name_t ids[] = {N("s4"), N("s3"), N("c")};
     assert_int_equal(sel(c, ids, 3, NULL, 0), B(3) | B(4));
     /* A previous selection's marks never leak into the next one. */
     assert_int_equal(sel(c, ab, 2, NULL, 0), B(0) | B(1) | B(2));
@@ -490,7 +491,12 @@ static void test_select_model(void **state)
             if (hit && !ex)
                 want |= B(i);
         }
-        assert_int_equal(sel(c, rooms, nr, except, ne), want);
+        sg_name_t nrooms[3], nexcept[2];
+        for (size_t k = 0; k < nr; k++)
+            nrooms[k] = (sg_name_t){rooms[k], strlen(rooms[k])};
+        for (size_t k = 0; k < ne; k++)
+            nexcept[k] = (sg_name_t){except[k], strlen(except[k])};
+        assert_int_equal(sel(c, nrooms, nr, nexcept, ne), want);
         for (int r2 = 0; r2 < NR; r2++) {
             size_t n = 0;
             for (int i = 0; i < NS; i++)
@@ -514,7 +520,7 @@ static void test_broadcast_encode_once(void **state)
     p.type = SG_SIO_EVENT;
     p.data = parse("[\"news\",1,{\"x\":\"y\"}]");
 
-    const char *r[] = {"r"}, *x[] = {"s2"};
+    sg_name_t r[] = {N("r")}, x[] = {N("s2")};
     sg_bcast_opts_t o = {r, 1, x, 1, SG_BCAST_VOLATILE};
     assert_int_equal(sg_adapter_broadcast(c->a, &p, &o), 0);
     assert_int_equal(c->ndlv, 2);
@@ -543,7 +549,7 @@ static void test_broadcast_encode_once(void **state)
     log_clear(c);
 
     /* Nobody matches: nothing delivered, still forwarded. */
-    const char *empty[] = {"empty"};
+    sg_name_t empty[] = {N("empty")};
     o = (sg_bcast_opts_t){empty, 1, NULL, 0, 0};
     assert_int_equal(sg_adapter_broadcast(c->a, &p, &o), 0);
     assert_int_equal(c->ndlv, 0);
@@ -575,7 +581,7 @@ static void test_broadcast_binary(void **state)
     p.bins[1] = sg_buf_new_copy("\x00", 1);
     p.nbins = 2;
 
-    const char *x[] = {"s1"};
+    sg_name_t x[] = {N("s1")};
     sg_bcast_opts_t o = {NULL, 0, x, 1, 0};
     assert_int_equal(sg_adapter_broadcast(c->a, &p, &o), 0);
     assert_int_equal(c->ndlv, 2);
@@ -608,7 +614,7 @@ static void test_add_del_sockets(void **state)
     join(c, 2, "a");
 
     /* socketsJoin: everyone in "a" but s1 joins "x" and "y". */
-    const char *a[] = {"a"}, *x1[] = {"s1"}, *xy[] = {"x", "y"};
+    sg_name_t a[] = {N("a")}, x1[] = {N("s1")}, xy[] = {N("x"), N("y")};
     sg_bcast_opts_t o = {a, 1, x1, 1, 0};
     sg_adapter_add_sockets(c->a, &o, xy, 2);
     assert_int_equal(c->be_add, 1);
@@ -621,7 +627,7 @@ static void test_add_del_sockets(void **state)
     assert_int_equal(room_size(c, "x"), 2);
 
     /* socketsLeave of the very room being selected (collect-then-apply). */
-    const char *x[] = {"x"};
+    sg_name_t x[] = {N("x")};
     o = (sg_bcast_opts_t){x, 1, NULL, 0, SG_BCAST_LOCAL};
     sg_adapter_del_sockets(c->a, &o, x, 1);
     assert_int_equal(c->be_del, 0);
@@ -631,7 +637,7 @@ static void test_add_del_sockets(void **state)
     assert_string_equal(all_rooms(c, buf), "a,s0,s1,s2,s3,y");
 
     /* Everyone leaves everything: only the own-id rooms remain. */
-    const char *ay[] = {"a", "y", "never"};
+    sg_name_t ay[] = {N("a"), N("y"), N("never")};
     o = (sg_bcast_opts_t){NULL, 0, NULL, 0, 0};
     sg_adapter_del_sockets(c->a, &o, ay, 3);
     assert_int_equal(c->be_del, 1);
@@ -640,7 +646,7 @@ static void test_add_del_sockets(void **state)
         assert_null(c->socks[i].a.rooms);
 
     /* Join by socket id. */
-    const char *ids[] = {"s3", "s1"}, *z[] = {"z"};
+    sg_name_t ids[] = {N("s3"), N("s1")}, z[] = {N("z")};
     o = (sg_bcast_opts_t){ids, 2, NULL, 0, 0};
     sg_adapter_add_sockets(c->a, &o, z, 1);
     assert_int_equal(sel(c, z, 1, NULL, 0), B(1) | B(3));
@@ -661,7 +667,7 @@ static void test_disconnect_sockets(void **state)
 
     /* Every socket in "a" but s2; each host callback unregisters its socket
      * (as the server does), which also empties "a" mid-iteration. */
-    const char *a[] = {"a"}, *x2[] = {"s2"};
+    sg_name_t a[] = {N("a")}, x2[] = {N("s2")};
     sg_bcast_opts_t o = {a, 1, x2, 1, 0};
     sg_adapter_disconnect_sockets(c->a, &o, 1);
     assert_int_equal(c->be_disc, 1);
@@ -712,7 +718,7 @@ static void test_nested_broadcast(void **state)
     outer.type = inner.type = SG_SIO_EVENT;
     outer.data = parse("[\"outer\"]");
     inner.data = parse("[\"inner\"]");
-    const char *even[] = {"even"}, *x0[] = {"s0"};
+    sg_name_t even[] = {N("even")}, x0[] = {N("s0")};
     sg_bcast_opts_t oo = {NULL, 0, x0, 1, 0};
     sg_bcast_opts_t io = {even, 1, NULL, 0, 0};
     c->nested_pkt = &inner;
@@ -766,7 +772,7 @@ static void nest_one(sg_asock_t *as, void *ud)
     n->inner_calls++;
     if (n->depth < 2) {
         nest_t sub = {n->c, n->depth + 1, 0};
-        const char *x[] = {as->id};
+        sg_name_t x[] = {{as->id, as->id_len}};
         sg_bcast_opts_t o = {NULL, 0, x, 1, 0};
         size_t got = sg_adapter_select(n->c->a, &o, nest_one, &sub);
         assert_int_equal(got, n->c->n - 1);
@@ -805,7 +811,7 @@ static void test_remove_frees_rooms(void **state)
     assert_int_equal(room_size(c, "solo"), 0);
     assert_int_equal(room_size(c, "other"), 0);
     assert_int_equal(room_size(c, "shared"), 1);
-    const char *sh[] = {"shared", "solo"};
+    sg_name_t sh[] = {N("shared"), N("solo")};
     assert_int_equal(sel(c, sh, 2, NULL, 0), B(1));
 
     /* A room can come back after it disappeared. */
@@ -817,6 +823,82 @@ static void test_remove_frees_rooms(void **state)
     sg_adapter_free(c->a);
     c->a = sg_adapter_new(&sg_adapter_memory_ops, "/", &host, c);
     c->socks[1].removed = 1;
+    ctx_free(c);
+}
+
+/* Many rooms on one socket: joins stay in order, membership is exact after
+ * the index takes over, leaving from the middle keeps the list consistent,
+ * and the cap refuses the join past it. 100k joins finish at once in O(1)
+ * each (quadratic they would take minutes). */
+static void count_room(const char *room, size_t len, void *ud)
+{
+    (*(size_t *)ud)++;
+}
+
+static void test_many_rooms_and_cap(void **state)
+{
+    enum { N = 100000 };
+    ctx_t *c = ctx_new(&sg_adapter_memory_ops, 2);
+    sg_asock_t *s = &c->socks[0].a;
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(name, sizeof name, "room-%d", i);
+        assert_int_equal(sg_adapter_join(c->a, s, name, (size_t)n), 0);
+    }
+    assert_int_equal(s->nrooms, N);
+    assert_true(sg_adapter_in_room(c->a, s, "room-0", 6));
+    assert_true(sg_adapter_in_room(c->a, s, "room-99999", 10));
+    assert_false(sg_adapter_in_room(c->a, s, "room-100000", 11));
+    assert_false(sg_adapter_in_room(c->a, &c->socks[1].a, "room-5", 6));
+    /* joining again changes nothing */
+    assert_int_equal(sg_adapter_join(c->a, s, "room-7", 6), 0);
+    assert_int_equal(s->nrooms, N);
+    /* leave every odd room */
+    for (int i = 1; i < N; i += 2) {
+        int n = snprintf(name, sizeof name, "room-%d", i);
+        sg_adapter_leave(c->a, s, name, (size_t)n);
+    }
+    assert_int_equal(s->nrooms, N / 2);
+    assert_false(sg_adapter_in_room(c->a, s, "room-1", 6));
+    assert_true(sg_adapter_in_room(c->a, s, "room-2", 6));
+    size_t n = 0;
+    sg_adapter_socket_rooms(s, count_room, &n);
+    assert_int_equal(n, N / 2 + 1); /* own id first */
+    char buf[64] = "";
+    /* what is left is still in join order */
+    for (int i = 4; i < N; i += 2) {
+        int k = snprintf(name, sizeof name, "room-%d", i);
+        sg_adapter_leave(c->a, s, name, (size_t)k);
+    }
+    assert_string_equal(rooms_of(c, 0, buf), "s0,room-0,room-2");
+    /* the cap */
+    sg_adapter_set_max_rooms(c->a, 3);
+    assert_int_equal(sg_adapter_join(c->a, s, "x", 1), 0);
+    assert_int_equal(sg_adapter_join(c->a, s, "y", 1), SG_ETOOBIG);
+    assert_int_equal(sg_adapter_join(c->a, s, "x", 1), 0); /* already in: fine */
+    assert_int_equal(sg_adapter_join(c->a, s, "s0", 2), 0); /* own room: always */
+    sg_adapter_leave(c->a, s, "x", 1);
+    assert_int_equal(sg_adapter_join(c->a, s, "y", 1), 0);
+    assert_string_equal(rooms_of(c, 0, buf), "s0,room-0,room-2,y");
+    ctx_free(c);
+}
+
+/* Names are whole byte strings: "a\0b" is neither "a" nor "a\0c". */
+static void test_names_with_nul(void **state)
+{
+    ctx_t *c = ctx_new(&sg_adapter_memory_ops, 2);
+    sg_asock_t *s = &c->socks[0].a;
+    assert_int_equal(sg_adapter_join(c->a, s, "a\0b", 3), 0);
+    assert_true(sg_adapter_in_room(c->a, s, "a\0b", 3));
+    assert_false(sg_adapter_in_room(c->a, s, "a", 1));
+    assert_false(sg_adapter_in_room(c->a, s, "a\0c", 3));
+    assert_int_equal(sg_adapter_room_size(c->a, "a", 1), 0);
+    assert_int_equal(sg_adapter_room_size(c->a, "a\0b", 3), 1);
+    sg_name_t a[] = {{"a", 1}}, ab[] = {{"a\0b", 3}};
+    assert_int_equal(sel(c, a, 1, NULL, 0), 0);
+    assert_int_equal(sel(c, ab, 1, NULL, 0), B(0));
+    sg_adapter_leave(c->a, s, "a", 1);
+    assert_int_equal(sg_adapter_room_size(c->a, "a\0b", 3), 1);
     ctx_free(c);
 }
 
@@ -854,6 +936,8 @@ int main(void)
         cmocka_unit_test(test_nested_select),
         cmocka_unit_test(test_remove_frees_rooms),
         cmocka_unit_test(test_backend_state),
+        cmocka_unit_test(test_many_rooms_and_cap),
+        cmocka_unit_test(test_names_with_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

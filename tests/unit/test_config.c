@@ -554,6 +554,27 @@ static int run_args(sg_config_t *cfg, char *err, size_t errlen, ...)
     return sg_config_from_args(cfg, argc, argv, err, errlen);
 }
 
+/* Explicit settings are told apart from defaults (app defaults depend on it). */
+static void test_is_set(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    sg_config_t cfg;
+    sg_config_init(&cfg);
+    assert_false(sg_config_is_set(&cfg, "pingInterval"));
+    assert_int_equal(sg_config_set(&cfg, "pingInterval", "25000", err, sizeof err), 0);
+    assert_true(sg_config_is_set(&cfg, "pingInterval")); /* even at the default value */
+    assert_false(sg_config_is_set(&cfg, "pingTimeout"));
+    assert_int_equal(sg_config_set(&cfg, "pingTimeout", "nope", err, sizeof err), SG_EINVAL);
+    assert_false(sg_config_is_set(&cfg, "pingTimeout"));
+    assert_false(sg_config_is_set(&cfg, "noSuchSetting"));
+    setenv("SIOGATE_CONNECT_TIMEOUT", "1000", 1);
+    assert_int_equal(sg_config_load_env(&cfg, err, sizeof err), 0);
+    assert_true(sg_config_is_set(&cfg, "connectTimeout"));
+    sg_config_free(&cfg);
+    clear_env();
+}
+
 static void test_args_precedence(void **state)
 {
     (void)state;
@@ -713,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup(test_unknown_setting, setup),
         cmocka_unit_test_setup(test_file, setup),
         cmocka_unit_test_setup(test_env, setup),
+        cmocka_unit_test_setup(test_is_set, setup),
         cmocka_unit_test_setup(test_args_precedence, setup),
         cmocka_unit_test_setup(test_args_errors, setup),
         cmocka_unit_test_setup(test_help, setup),
