@@ -15,6 +15,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "siogate: %s\n", err);
         return 2;
     }
+    sg_apps_defaults(&cfg);
     sg_server_t *srv = sg_server_new(&cfg, NULL, err, sizeof(err));
     sg_config_free(&cfg);
     if (!srv) {

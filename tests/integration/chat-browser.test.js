@@ -18,7 +18,7 @@ describe('chat page in headless Chromium', { skip: haveChromium ? false : `${CHR
   let context;
   let userDataDir;
   before(async () => {
-    srv = await startServer();
+    srv = await startServer({ app: 'chat' });
     const { chromium } = require('playwright-core');
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {

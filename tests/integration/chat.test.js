@@ -1,14 +1,20 @@
 'use strict';
-// The chat page protocol, driven by Node clients (see the contract at the top
-// of ref-server.js and server/www/chat.js).
+// The chat app (what is deployed on the internet): the page's protocol
+// driven by Node clients (see the contract at the top of ref-server.js and
+// server/www/chat.js), its input checks and its rate limit, and that it
+// exposes nothing else.
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer } = require('./lib/server');
-const { connected, closeAll, ask, recorder, barrier } = require('./lib/util');
+const { connected, closeAll, ask, recorder, DEFAULT_WAIT_MS } = require('./lib/util');
+
+// Every event of a socket is handled in order: once a later "add user" is
+// acknowledged, the server has processed what the socket sent before.
+const barrier = (s) => ask(s, 'add user', 'barrier', 'barrier-room');
 
 describe('chat protocol', () => {
   let srv;
-  before(async () => { srv = await startServer(); });
+  before(async () => { srv = await startServer({ app: 'chat' }); });
   after(async () => { closeAll(); await srv.stop(); });
 
   async function user(name, room) {
@@ -32,8 +38,6 @@ describe('chat protocol', () => {
     await alice.rec['user count'].match((d) => d.count === 2);
     await bob.rec['user count'].match((d) => d.count === 2);
     assert.deepEqual(bob.rec['user joined'].items, [], 'no "user joined" for oneself');
-    const [rooms] = await ask(bob.s, 'rooms');
-    assert.deepEqual(rooms, [bob.s.id, 'room-1'].sort());
   });
 
   test('room defaults to "lobby"', async () => {
@@ -77,7 +81,6 @@ describe('chat protocol', () => {
   test('events before add user are ignored', async () => {
     const a = await user('lee', 'room-5');
     const anon = await connected(srv.url, { transports: ['websocket'] });
-    await ask(anon, 'join', 'room-5'); // even when in the room through "join"
     anon.emit('new message', 'nobody');
     anon.emit('typing');
     await barrier(anon);
@@ -112,7 +115,77 @@ describe('chat protocol', () => {
     anon.emit('add user', '', 'room-7');
     anon.emit('add user', 42, 'room-7');
     await barrier(anon);
-    const [rooms] = await ask(anon, 'rooms');
-    assert.deepEqual(rooms, [anon.id]);
+    assert.deepEqual(await ask(a.s, 'add user', 'quinn'), [{ room: 'room-7', count: 1 }]);
+    assert.deepEqual(a.rec['user joined'].items, []);
+  });
+
+  test('names, rooms and messages are bounded like the page\'s inputs (32, 32, 500 characters)', async () => {
+    const a = await user('rex', 'room-9');
+    const probe = await connected(srv.url, { transports: ['websocket'] });
+    // too long (33 UTF-16 units: an emoji counts 2), control characters, wrong types
+    for (const [name, room] of [['n'.repeat(33), 'room-9'], ['😀'.repeat(16) + 'x', 'room-9'],
+      ['tab\tname', 'room-9'], ['nul\u0000name', 'room-9'], ['ok', 'r'.repeat(33)], ['ok', 'bad\nroom']]) {
+      probe.emit('add user', name, room);
+    }
+    await barrier(probe); // the first valid add user: joins barrier-room
+    await barrier(a.s);
+    assert.deepEqual(a.rec['user joined'].items, [], 'no invalid user joined room-9');
+    // the limits themselves are accepted
+    const b = await user('b'.repeat(32), 'q'.repeat(32));
+    assert.deepEqual(b.res, { room: 'q'.repeat(32), count: 1 });
+    const c = await user('😀'.repeat(16), 'room-9');
+    assert.deepEqual(c.res, { room: 'room-9', count: 2 });
+    // messages: empty, too long, not a string -> dropped; 500 is fine
+    c.s.emit('new message', '');
+    c.s.emit('new message', 'm'.repeat(501));
+    c.s.emit('new message', { text: 'object' });
+    c.s.emit('new message', 'm'.repeat(500));
+    const [got] = await a.rec['new message'].match(() => true);
+    assert.equal(got.message, 'm'.repeat(500));
+    await barrier(c.s);
+    assert.equal(a.rec['new message'].items.length, 1);
+  });
+
+  test('the test handlers are not there: join, echo, cluster operations do nothing', async () => {
+    const a = await user('sam', 'room-10');
+    const intruder = await connected(srv.url, { transports: ['websocket'] });
+    for (const ev of ['join', 'echo', 'rooms', 'cluster op', 'cluster emit', 'legacy remote', 'broadcast with ack']) {
+      await assert.rejects(intruder.timeout(300).emitWithAck(ev, { rooms: ['room-10'] }), /timed out|timeout/i, ev);
+    }
+    intruder.emit('broadcast', 'room-10', 'spam');
+    intruder.emit('cluster op', {});
+    await barrier(intruder);
+    assert.ok(a.s.connected, 'a chat user is still connected after "cluster op"');
+    await barrier(a.s);
+    assert.deepEqual(a.rec['new message'].items, []);
+  });
+});
+
+describe('chat rate limit', () => {
+  let srv;
+  before(async () => { srv = await startServer({ app: 'chat', settings: { chatMessageRate: 2, chatMessageBurst: 5 } }); });
+  after(async () => { closeAll(); await srv.stop(); });
+
+  test('a socket sending faster than chatMessageRate (bursts of chatMessageBurst) has the excess dropped', async () => {
+    const a = await connected(srv.url, { transports: ['websocket'] });
+    const b = await connected(srv.url, { transports: ['websocket'] });
+    await ask(a, 'add user', 'flooder', 'rl');
+    await ask(b, 'add user', 'reader', 'rl');
+    const got = recorder(b, 'new message');
+    const t0 = Date.now();
+    for (let i = 0; i < 50; i++) a.emit('new message', `m${i}`);
+    await ask(a, 'add user', 'flooder');
+    const elapsed = (Date.now() - t0) / 1000;
+    await got.count(5);
+    await ask(b, 'add user', 'reader');
+    // 5 at once, then 2 per second at most
+    const max = 5 + Math.ceil(2 * (elapsed + 1));
+    assert.ok(got.items.length >= 5 && got.items.length <= max, `got ${got.items.length}, at most ${max}`);
+    assert.ok(got.items.length < 50);
+    assert.deepEqual(got.items.slice(0, 5).map(([d]) => d.message), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    // the bucket refills: after a pause the next message goes through
+    await new Promise((r) => setTimeout(r, 1100));
+    a.emit('new message', 'after a pause');
+    await got.match((d) => d.message === 'after a pause', DEFAULT_WAIT_MS);
   });
 });

@@ -286,8 +286,10 @@ describe('conformance app: heartbeat (pingInterval 300, pingTimeout 200)', () =>
 
 describe('conformance app: connectTimeout 1000', () => {
   let srv;
-  // Default heartbeat (25 s): only connectTimeout can close these connections.
-  before(async () => { srv = await startServer({ app: 'conformance', settings: { connectTimeout: 1000 } }); });
+  // A long heartbeat: only connectTimeout can close these connections.
+  before(async () => {
+    srv = await startServer({ app: 'conformance', settings: { connectTimeout: 1000, pingInterval: 25000, pingTimeout: 20000 } });
+  });
   after(async () => { closeClients(); await srv.stop(); });
 
   test('websocket: no CONNECT within connectTimeout closes the connection', async () => {
@@ -320,6 +322,27 @@ describe('conformance app: connectTimeout 1000', () => {
     await c.send('42["message","still here"]');
     assert.equal(await c.next(), '42["message-back","still here"]');
   });
+});
+
+test('conformance app: the suites\' timings are its defaults; explicit settings win', { skip: process.env.SG_REF ? 'siogate app defaults' : false }, async () => {
+  const srv = await startServer({ app: 'conformance' });
+  try {
+    const c = await open(srv, 'polling', '/socket.io/');
+    assert.equal(c.handshake.pingInterval, 300);
+    assert.equal(c.handshake.pingTimeout, 200);
+  } finally {
+    closeClients();
+    await srv.stop();
+  }
+  const srv2 = await startServer({ app: 'conformance', settings: { pingInterval: 4000 } });
+  try {
+    const c = await open(srv2, 'polling', '/socket.io/');
+    assert.equal(c.handshake.pingInterval, 4000);
+    assert.equal(c.handshake.pingTimeout, 200);
+  } finally {
+    closeClients();
+    await srv2.stop();
+  }
 });
 
 // A plain HTTP request to the echo path is an Engine.IO request, not a file.

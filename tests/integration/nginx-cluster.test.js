@@ -1,9 +1,10 @@
 'use strict';
 // A real cluster: deploy/cluster.sh starts redis-server, three siogate nodes
 // (Redis adapter) and nginx with sticky sessions, on free loopback ports.
-// Official clients connect through nginx polling-first (so stickiness
-// matters), upgrade, and receive broadcasts sent on other nodes; the chat page
-// in Chromium talks across nodes.
+// The nodes run the chat app, as a deployment would. Official clients
+// connect through nginx polling-first (so stickiness matters), upgrade, and
+// receive chat messages sent on other nodes; the chat page in Chromium talks
+// across nodes.
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
@@ -97,22 +98,21 @@ describe('nginx + 3 siogate nodes + Redis (deploy/cluster.sh)', { skip: missing.
       s.node = node;
       byNode.set(node, (byNode.get(node) || 0) + 1);
       // the session keeps working after the upgrade
-      const ok = await s.timeout(DEFAULT_WAIT_MS).emitWithAck('join', 'cluster-room');
-      assert.equal(ok, true);
+      const res = await s.timeout(DEFAULT_WAIT_MS).emitWithAck('add user', `user-${i}`, 'cluster-room');
+      assert.equal(res.room, 'cluster-room');
     }
     assert.ok(byNode.size >= 2, `clients landed on ${[...byNode.keys()]}`);
   });
 
-  test('a broadcast sent on one node reaches the clients of every node', async () => {
+  test('a message sent on one node reaches the room on every node', async () => {
     const sender = clients[0];
     const others = clients.slice(1);
     assert.ok(others.some((c) => c.node !== sender.node), 'some receiver is on another node');
-    const got = others.map((c) => waitFor(c, 'message'));
-    sender.emit('broadcast', 'cluster-room', 'across', Buffer.from([1, 2, 3]));
+    const got = others.map((c) => waitFor(c, 'new message'));
+    sender.emit('new message', 'across');
     for (const [i, p] of got.entries()) {
-      const [text, bin] = await p;
-      assert.equal(text, 'across', `client ${i}`);
-      assert.deepEqual([...bin], [1, 2, 3]);
+      const [msg] = await p;
+      assert.deepEqual(msg, { username: 'user-2', message: 'across' }, `client ${i}`);
     }
   });
 

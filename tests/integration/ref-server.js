@@ -3,33 +3,36 @@
 /*
  * Reference server for the siogate integration tests.
  *
- * A plain Node.js socket.io 4.8 server that implements the same "chat" demo
- * application and the same command-line subset as the siogate binary. Its
+ * A plain Node.js socket.io 4.8 server that implements the same "testkit"
+ * and "chat" applications and the same command-line subset as the siogate
+ * binary. Its
  * only purpose is to prove that the integration tests are right: run them
- * with SG_REF=1 and every test must pass against this file.
+ * with SG_REF=1 and every test must pass against this file (the tests of
+ * siogate-only features skip themselves).
  *
  * Command line (same spelling as siogate):
- *   node ref-server.js --host 127.0.0.1 --port P [--app chat|none]
+ *   node ref-server.js --host 127.0.0.1 --port P [--app chat|testkit|none]
  *                      [--log-level L] [--set name=value ...]
  * Settings (Node option names): pingInterval, pingTimeout, maxHttpBufferSize,
  * connectTimeout, cors (origin, or "*"), corsCredentials (true/false),
  * transports ("polling,websocket"), serveClient (true/false),
- * namespaces (extra namespaces, comma list), path.
+ * namespaces (extra namespaces, comma list), path, chatMessageRate,
+ * chatMessageBurst.
  * Prints "listening on http://HOST:PORT" to stderr when ready; exits on
  * SIGTERM/SIGINT. Serves the demo page (server/www) at "/".
  *
  * ======================================================================
- * CHAT APP CONTRACT (siogate's built-in "chat" app must do exactly this)
+ * TESTKIT APP CONTRACT (siogate's built-in "testkit" app does this, plus
+ * cluster hooks that only siogate has: "cluster *", "legacy *")
  * ======================================================================
  * Namespaces created at start-up: "/", "/custom", "/auth", plus every
  * namespace named in the `namespaces` setting. ALL of them get the handlers
  * below; "/auth" additionally has the auth middleware described at the end.
- * (The tests only rely on the handlers on "/" and "/custom" and on the
- * `auth` greeting + `handshake` on "/auth".)
  *
- * --- generic handlers (client -> server) ---
- *   "join"    (room, ack)     socket joins room; ack(true)
- *   "leave"   (room, ack)     socket leaves room; ack(true)
+ *   "join"    (room | [rooms], ack)   socket joins the room(s); ack(true),
+ *                             or ack(false) when a join failed (siogate:
+ *                             maxRoomsPerSocket)
+ *   "leave"   (room | [rooms], ack)   socket leaves; ack(true)
  *   "echo"    (...args, ack)  ack(...args)          (binary kept)
  *   "broadcast" (room, ...args)
  *                             emit "message"(...args) to `room` except the
@@ -47,7 +50,10 @@
  *                             socket.timeout(timeoutMs).emit("request",
  *                             ...args, cb); when cb runs, emit to the sender
  *                             "ack result" {err: null, args: [...ackArgs]}
- *                             or, on timeout, {err: "timeout", args: []}
+ *                             or, on timeout, {err: "timeout", args: []}.
+ *                             timeoutMs must be an integer in 1..60000,
+ *                             otherwise "ack result" {err: "invalid timeout",
+ *                             args: []} at once.
  *   "broadcast with ack" (timeoutMs)
  *                             namespace.timeout(timeoutMs).emit("request",
  *                             cb) to every socket of the namespace (sender
@@ -55,32 +61,49 @@
  *                             "broadcast ack result" {err: null|"timeout",
  *                             responses: [...]} where responses holds the
  *                             FIRST ack argument of each socket that answered
- *                             (in arrival order)
+ *                             (in arrival order). timeoutMs as above
+ *                             ({err: "invalid timeout", responses: []}).
  *   on every disconnect of a socket of the namespace (any reason), the
  *   server emits "peer disconnect" {id: <socket id>, reason: <Node reason
  *   string>} to the room "observers" of that namespace (test hook: an
  *   observing socket joins "observers" with "join").
  *
- * --- chat page protocol ---
+ * --- "/auth" namespace ---
+ *   middleware: if handshake auth.token !== "secret", refuse with
+ *   CONNECT_ERROR {"message":"unauthorized","data":{"reason":"bad token"}}.
+ *   On connection: emit "auth" with the CONNECT payload (auth object, {} if
+ *   none) to the new socket.
+ *
+ * ======================================================================
+ * CHAT APP CONTRACT (siogate's built-in "chat" app: the demo page only)
+ * ======================================================================
+ * Namespaces: "/" plus every namespace named in the `namespaces` setting.
+ * Lengths count UTF-16 units (String#length), as the page's maxlength.
  *   client -> server
  *     "add user" (username, room, ack?)
- *         username: non-empty string (otherwise the event is ignored, no
- *         ack); room: non-empty string, otherwise "lobby". Only the first
- *         valid "add user" of a socket counts; later ones are ignored except
- *         that the ack (if asked) is still answered with the current state.
+ *         username: string of 1..32 characters without control characters
+ *         (U+0000..U+001F, U+007F), otherwise the event is ignored (no ack);
+ *         room: absent, not a string or "" -> "lobby"; otherwise 1..32
+ *         characters without control characters, else the event is ignored.
+ *         Only the first valid "add user" of a socket counts; later ones
+ *         are ignored except that the ack (if asked) is still answered with
+ *         the current state.
  *         Effects, in this order:
  *           1. socket joins `room`; the server remembers username and room
  *           2. to the room except the sender: "user joined" {username}
  *           3. to the whole room (sender included): "user count"
  *              {room, count}   (count = number of sockets in the room)
  *           4. ack({room, count}) if an ack was asked for
- *     "new message" (text)   text: string (otherwise ignored); ignored until
- *         the socket did "add user". To the room except the sender:
- *         "new message" {username, message: text}
+ *     "new message" (text)   text: string of 1..500 characters (otherwise
+ *         ignored); ignored until the socket did "add user". To the room
+ *         except the sender: "new message" {username, message: text}
  *     "typing" ()            to the room except the sender: "typing" {username}
  *     "stop typing" ()       to the room except the sender: "stop typing"
  *                            {username}
  *     (typing/stop typing are ignored until "add user")
+ *     Rate limit: "new message", "typing" and "stop typing" share a token
+ *     bucket per socket: chatMessageRate tokens per second (5), at most
+ *     chatMessageBurst (10) saved up; an event finding no token is dropped.
  *   server -> client
  *     "user joined" {username}
  *     "user left"   {username}    on disconnect of a chat user, to the room
@@ -91,12 +114,6 @@
  *   On disconnect of a socket that did "add user": after it has left its
  *   rooms, to its chat room: "user left" {username}, then "user count"
  *   {room, count} (count without the departed socket).
- *
- * --- "/auth" namespace ---
- *   middleware: if handshake auth.token !== "secret", refuse with
- *   CONNECT_ERROR {"message":"unauthorized","data":{"reason":"bad token"}}.
- *   On connection: emit "auth" with the CONNECT payload (auth object, {} if
- *   none) to the new socket.
  * ======================================================================
  */
 
@@ -184,14 +201,21 @@ function serveStatic(req, res) {
 const httpServer = http.createServer(serveStatic);
 const io = new Server(httpServer, opts);
 
-function setupChat() {
-  const names = ['/', '/custom', '/auth'];
+function extraNamespaces() {
+  const names = [];
   if (S.namespaces) {
-    for (const n of S.namespaces.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const n of S.namespaces.split(',').map((x) => x.trim()).filter(Boolean)) {
       const nn = n.startsWith('/') ? n : '/' + n;
       if (!names.includes(nn)) names.push(nn);
     }
   }
+  return names;
+}
+
+const validTimeout = (t) => Number.isInteger(t) && t >= 1 && t <= 60000;
+
+function setupTestkit() {
+  const names = ['/', '/custom', '/auth', ...extraNamespaces().filter((n) => !['/', '/custom', '/auth'].includes(n))];
   const auth = io.of('/auth');
   auth.use((socket, next) => {
     const a = socket.handshake.auth || {};
@@ -206,16 +230,13 @@ function setupChat() {
 
   for (const name of names) {
     const nsp = io.of(name);
-    const roomSize = (room) => (nsp.adapter.rooms.get(room) || new Set()).size;
     nsp.on('connection', (socket) => {
-      const chat = { username: null, room: null };
-
       socket.on('join', (room, ack) => {
         socket.join(room);
         if (typeof ack === 'function') ack(true);
       });
       socket.on('leave', (room, ack) => {
-        socket.leave(room);
+        for (const r of Array.isArray(room) ? room : [room]) socket.leave(r);
         if (typeof ack === 'function') ack(true);
       });
       socket.on('echo', (...a) => {
@@ -240,26 +261,55 @@ function setupChat() {
       socket.on('disconnect me', () => socket.disconnect());
       socket.on('emit with ack', (timeoutMs, ...a) => {
         if (typeof a[a.length - 1] === 'function') a.pop();
-        socket.timeout(Number(timeoutMs)).emit('request', ...a, (err, ...res) => {
+        if (!validTimeout(timeoutMs)) return socket.emit('ack result', { err: 'invalid timeout', args: [] });
+        socket.timeout(timeoutMs).emit('request', ...a, (err, ...res) => {
           socket.emit('ack result', err ? { err: 'timeout', args: [] } : { err: null, args: res });
         });
       });
       socket.on('broadcast with ack', (timeoutMs) => {
-        nsp.timeout(Number(timeoutMs)).emit('request', (err, responses) => {
+        if (!validTimeout(timeoutMs)) return socket.emit('broadcast ack result', { err: 'invalid timeout', responses: [] });
+        nsp.timeout(timeoutMs).emit('request', (err, responses) => {
           socket.emit('broadcast ack result', { err: err ? 'timeout' : null, responses });
         });
       });
+      socket.on('disconnect', (reason) => {
+        nsp.to('observers').emit('peer disconnect', { id: socket.id, reason });
+      });
+    });
+  }
+}
 
-      // chat page protocol
+// Characters as String#length counts them, no C0 control character or DEL.
+// eslint-disable-next-line no-control-regex
+const validText = (v, max) => typeof v === 'string' && v.length >= 1 && v.length <= max && !/[\u0000-\u001f\u007f]/.test(v);
+
+function setupChat() {
+  const rate = Number(S.chatMessageRate || 5);
+  const burst = Number(S.chatMessageBurst || 10);
+  for (const name of ['/', ...extraNamespaces().filter((n) => n !== '/')]) {
+    const nsp = io.of(name);
+    const roomSize = (room) => (nsp.adapter.rooms.get(room) || new Set()).size;
+    nsp.on('connection', (socket) => {
+      const chat = { username: null, room: null, tokens: burst, refill: Date.now() };
+      const token = () => {
+        const now = Date.now();
+        chat.tokens = Math.min(burst, chat.tokens + ((now - chat.refill) * rate) / 1000);
+        chat.refill = now;
+        if (chat.tokens < 1) return false;
+        chat.tokens -= 1;
+        return true;
+      };
       socket.on('add user', (username, room, ack) => {
         if (typeof room === 'function') {
           ack = room;
           room = undefined;
         }
-        if (typeof username !== 'string' || username.length === 0) return;
         if (chat.username === null) {
+          const defaultRoom = typeof room !== 'string' || room.length === 0;
+          if (!validText(username, 32) || (!defaultRoom && !validText(room, 32))) return;
           chat.username = username;
-          chat.room = typeof room === 'string' && room.length > 0 ? room : 'lobby';
+          chat.room = defaultRoom ? 'lobby' : room;
+          chat.refill = Date.now();
           socket.join(chat.room);
           socket.to(chat.room).emit('user joined', { username: chat.username });
           nsp.to(chat.room).emit('user count', { room: chat.room, count: roomSize(chat.room) });
@@ -267,30 +317,28 @@ function setupChat() {
         if (typeof ack === 'function') ack({ room: chat.room, count: roomSize(chat.room) });
       });
       socket.on('new message', (text) => {
-        if (chat.username === null || typeof text !== 'string') return;
+        if (chat.username === null || typeof text !== 'string' || text.length < 1 || text.length > 500) return;
+        if (!token()) return;
         socket.to(chat.room).emit('new message', { username: chat.username, message: text });
       });
-      socket.on('typing', () => {
-        if (chat.username === null) return;
-        socket.to(chat.room).emit('typing', { username: chat.username });
-      });
-      socket.on('stop typing', () => {
-        if (chat.username === null) return;
-        socket.to(chat.room).emit('stop typing', { username: chat.username });
-      });
-
-      socket.on('disconnect', (reason) => {
+      for (const ev of ['typing', 'stop typing']) {
+        socket.on(ev, () => {
+          if (chat.username === null || !token()) return;
+          socket.to(chat.room).emit(ev, { username: chat.username });
+        });
+      }
+      socket.on('disconnect', () => {
         if (chat.username !== null) {
           nsp.to(chat.room).emit('user left', { username: chat.username });
           nsp.to(chat.room).emit('user count', { room: chat.room, count: roomSize(chat.room) });
         }
-        nsp.to('observers').emit('peer disconnect', { id: socket.id, reason });
       });
     });
   }
 }
 
 if (args.app === 'chat') setupChat();
+else if (args.app === 'testkit') setupTestkit();
 else if (args.app !== 'none') {
   process.stderr.write(`ref-server: app ${args.app} not supported\n`);
   process.exit(2);

@@ -122,11 +122,11 @@ function kill(entry) {
 /**
  * Start the server under test.
  * @param {object} [o]
- * @param {string} [o.app='chat']
+ * @param {string} [o.app='testkit']
  * @param {object} [o.settings] name -> value, passed as --set name=value
  */
 async function startServer(o = {}) {
-  const app = o.app || 'chat';
+  const app = o.app || 'testkit';
   const settings = o.settings || {};
   let lastErr;
   for (let attempt = 0; attempt < 3; attempt++) {
