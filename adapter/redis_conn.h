@@ -32,6 +32,10 @@ typedef struct sg_redis_opts {
                                  unix://[[user]:password@]/path[?db=N] */
     unsigned backoff_min_ms;  /* first retry delay (>= 1) */
     unsigned backoff_max_ms;  /* cap */
+    unsigned connect_timeout_ms; /* an attempt (connect + AUTH/SELECT/PING) not ready
+                                    by then is abandoned and retried; 0 = 5000 */
+    size_t output_limit;      /* bytes of commands sent and not yet answered past
+                                 which publishes are dropped; 0 = 32 MB */
     sg_redis_log_cb log;      /* may be NULL */
     void *log_ud;
 } sg_redis_opts_t;

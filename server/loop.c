@@ -50,8 +50,13 @@ static int open_cluster(sg_server_t *srv, char *err, size_t errlen)
 {
     if (!srv->cfg.adapter || strcmp(srv->cfg.adapter, "redis") != 0)
         return 0;
-    sg_redis_opts_t o = {srv->cfg.redis_url, srv->cfg.redis_reconnect_min,
-                         srv->cfg.redis_reconnect_max, cluster_log, srv};
+    sg_redis_opts_t o = {.url = srv->cfg.redis_url,
+                         .backoff_min_ms = srv->cfg.redis_reconnect_min,
+                         .backoff_max_ms = srv->cfg.redis_reconnect_max,
+                         .connect_timeout_ms = srv->cfg.redis_connect_timeout,
+                         .output_limit = srv->cfg.redis_output_limit,
+                         .log = cluster_log,
+                         .log_ud = srv};
     if (sg_redis_new(srv->loop, &o, &srv->redis, err, errlen) != 0)
         return SG_EINVAL;
     srv->adapter_env = (sg_adapter_env_t){

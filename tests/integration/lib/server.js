@@ -28,19 +28,21 @@ function freePort() {
   });
 }
 
-function command(port, app, settings) {
+function command(port, app, settings, wrap) {
   const args = ['--host', HOST, '--port', String(port), '--app', app, '--log-level', process.env.SG_LOG_LEVEL || 'warn'];
   for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
   if (useRef) return { file: process.execPath, args: [path.join(__dirname, '..', 'ref-server.js'), ...args] };
   const bin = process.env.SG_BIN;
   if (!bin) throw new Error('SG_BIN is not set (path to the siogate binary); set SG_REF=1 to use the Node reference server');
   if (!fs.existsSync(bin)) throw new Error(`SG_BIN=${bin} does not exist`);
+  // A wrapper command (e.g. prlimit) runs the binary with the same arguments.
+  if (wrap && wrap.length) return { file: wrap[0], args: [...wrap.slice(1), bin, ...args] };
   return { file: bin, args };
 }
 
-async function startOnce(app, settings) {
+async function startOnce(app, settings, wrap) {
   const port = await freePort();
-  const { file, args } = command(port, app, settings);
+  const { file, args } = command(port, app, settings, wrap);
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   const log = [];
   const entry = { child, log, label: `${path.basename(file)} ${args.join(' ')}`, exited: false, stopping: false };
@@ -124,6 +126,8 @@ function kill(entry) {
  * @param {object} [o]
  * @param {string} [o.app='testkit']
  * @param {object} [o.settings] name -> value, passed as --set name=value
+ * @param {string[]} [o.wrap] command to run the siogate binary under
+ *   (e.g. ['prlimit', '--nofile=256:256']); ignored with SG_REF
  */
 async function startServer(o = {}) {
   const app = o.app || 'testkit';
@@ -131,7 +135,7 @@ async function startServer(o = {}) {
   let lastErr;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(app, settings);
+      return await startOnce(app, settings, o.wrap);
     } catch (e) {
       lastErr = e;
       // only retry when the free port was taken in the meantime
