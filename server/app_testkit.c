@@ -106,10 +106,11 @@ static void on_handshake(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack
     sg_app__ack1(ack, json_incref(sg_socket_handshake(s)));
 }
 
+/* socket.disconnect(close === true) */
 static void on_disconnect_me(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ack_t *ack,
                              void *ud)
 {
-    sg_socket_disconnect(s, 0);
+    sg_socket_disconnect(s, json_is_true(sg_data_get(args, 0)));
 }
 
 /* Reply {err, args|responses} keeping binary values binary. */

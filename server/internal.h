@@ -14,7 +14,7 @@
 #include "outq.h"
 #include "sio.h"
 #include "siogate.h"
-#include "theap.h"
+#include "timers.h"
 
 _Static_assert(LWS_PRE <= SG_BUF_HEADROOM, "buffer headroom must fit the lws frame header");
 
@@ -75,13 +75,13 @@ struct sg_session {
     struct lws *get;     /* pending polling GET */
     struct lws *post;    /* POST being received */
     sg_outq_t q;
-    sg_tnode_t tn;       /* earliest of the deadlines below, in srv->timers */
+    sg_timer_t timer;    /* earliest of the deadlines below, in srv->timers */
     uint64_t hb_due;     /* next ping, or the pong deadline while awaiting_pong */
     uint64_t upgrade_deadline;
     uint64_t connect_deadline;
     uint64_t close_deadline;
     sg_socket_t *sockets; /* one per joined namespace */
-    sg_sio_packet_t *partial; /* packet waiting for binary attachments */
+    struct sg_partial *partial; /* packet waiting for binary attachments (partial.c) */
     char *handshake;     /* compact capture, see handshake.h */
     const char *pending_close; /* close requested from inside a delivery loop */
     sg_session_t *flush_next;
@@ -127,10 +127,24 @@ struct sg_socket {
     json_t *auth;
     json_t *handshake;
     json_t *jdata;      /* socket.data as other nodes see it (RemoteSocket), or NULL */
-    sg_pending_ack_t *acks;
+    sg_pending_ack_t *acks; /* acknowledgements awaited from the client (acks.c) */
+    uint32_t nacks;
     void *data;
     void (*data_free)(void *);
 };
+
+/* The broadcast operator (nsp.c): rooms as owned, length-counted copies. */
+struct sg_bcast {
+    sg_nsp_t *nsp;
+    sg_name_t *rooms;
+    size_t nrooms;
+    sg_name_t *except;
+    size_t nexcept;
+    unsigned flags;
+    unsigned timeout;
+};
+
+typedef struct sg_ackgroup sg_ackgroup_t;
 
 struct sg_server {
     sg_config_t cfg;
@@ -142,6 +156,8 @@ struct sg_server {
     struct lws_vhost *vhost;
     struct lws_protocols protocols[2];
     sg_map_t *sessions;
+    sg_map_t *acks;           /* (socket, id) -> pending ack (acks.c) */
+    sg_ackgroup_t *groups;    /* live broadcasts with acks (ackgroup.c) */
     sg_nsp_t *nsps;
     sg_map_t *nsp_map;
     char *eio_echo_path;
@@ -152,9 +168,7 @@ struct sg_server {
     sg_session_t *reap_list;
     sg_session_t *close_list;
     sg_session_t *flush_list; /* WebSocket sessions with frames to write */
-    sg_theap_t timers;        /* session deadlines */
-    uv_timer_t tick;          /* fires at the earliest of them */
-    uint64_t tick_due;
+    sg_timers_t timers;       /* every deadline of the server */
     uv_idle_t flusher;
     int flusher_on;
     int rx_more;              /* a WebSocket had more input waiting (ws.c) */
@@ -197,8 +211,13 @@ void sg_session_reap(sg_server_t *srv);
 void sg_session_on_upgrade_probe(sg_session_t *s);
 void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi);
 void sg_session_schedule(sg_session_t *s);
-void sg_session_timers_init(sg_server_t *srv);
-void sg_session_timers_close(sg_server_t *srv);
+/** wsi no longer serves s (closed, refused, detached): clear every
+ *  reference s holds to it. If it was the session's transport (WebSocket or
+ *  held GET) the session closes with reason; a probe aborts the upgrade. */
+void sg_session_forget_wsi(sg_session_t *s, struct lws *wsi, const char *reason);
+/** The WebSocket transport wrote everything queued: a graceful close that
+ *  waited for it completes. */
+void sg_session_drained(sg_session_t *s);
 void sg_server_want_reap(sg_server_t *srv);
 void sg_server_want_flush(sg_server_t *srv);
 
@@ -240,9 +259,52 @@ int sg_socket__deliver(sg_socket_t *s, const sg_sio_encoded_t *enc, unsigned fla
  *  from another node (reply is non-NULL when that node wants an ack). */
 void sg_socket__server_event(sg_nsp_t *nsp, const json_t *data, sg_buf_t *const *bins,
                              size_t nbins, sg_adapter_reply_t *reply);
-/** Register an acknowledgement the client will answer with id. */
-void sg_socket__expect_ack(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb cb,
-                           void *ud);
+sg_bcast_opts_t sg_bcast__opts(const sg_bcast_t *b);
+/** An EVENT packet of nsp: [event, ...args]; release with sg_data__unfill. */
+void sg_nsp__fill_event(sg_sio_packet_t *p, const sg_nsp_t *nsp, const char *event,
+                        const sg_data_t *args, int64_t id);
+
+/* ---- partial.c ---- */
+typedef struct sg_partial sg_partial_t;
+/** A packet of len bytes of text announcing `attachments` binary messages
+ *  (already validated): keep the text until they come. 0, SG_ETOOBIG over
+ *  maxBinaryPacketSize, SG_ESTATE when one is already pending. */
+int sg_partial__start(sg_session_t *sess, const unsigned char *text, size_t len,
+                      size_t attachments);
+/** One binary message: 0 more expected, 1 complete (*out holds the packet
+ *  with its attachments), or SG_ESTATE (none expected) / SG_ETOOBIG /
+ *  SG_EINVAL (bad placeholders); the caller closes the session on error. */
+int sg_partial__add(sg_session_t *sess, sg_buf_t *bin, sg_sio_packet_t *out);
+void sg_partial__free(sg_session_t *sess);
+
+/* ---- ackgroup.c ---- */
+/** Another node's broadcast with acks: deliver locally, forward each ack to
+ *  fwd; returns the number of clients reached. */
+size_t sg_ackgroup__remote(sg_nsp_t *nsp, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *o,
+                           unsigned timeout_ms, sg_adapter_reply_t *fwd);
+/** Shutdown: finish every live group now (callbacks get SG_ESTATE). */
+void sg_ackgroups__shutdown(sg_server_t *srv);
+
+/* ---- acks.c ---- */
+/** 1 when s may await one more acknowledgement (maxPendingAcks). */
+int sg_acks__room(const sg_socket_t *s);
+/** Await the client's ACK <id>: cb(s, 0, args) when it comes, SG_ETIMEOUT
+ *  after timeout_ms (0: none), SG_ESTATE when the socket goes first.
+ *  Returns 0, or SG_ETOOBIG (cb never runs) past maxPendingAcks. */
+int sg_acks__expect(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb cb, void *ud);
+/** An ACK packet from the client (unknown ids are dropped). */
+void sg_acks__answer(sg_socket_t *s, sg_sio_packet_t *pkt);
+/** Fail every pending ack of s with err. */
+void sg_acks__fail_all(sg_socket_t *s, int err);
+
+/** Longest timeout the API accepts, in ms (one hour); longer ones are cut
+ *  to it, so an unsigned that wrapped from a negative number cannot set a
+ *  timer for 49 days. */
+#define SG_TIMEOUT_MAX 3600000u
+static inline unsigned sg_timeout_cap(unsigned ms)
+{
+    return ms > SG_TIMEOUT_MAX ? SG_TIMEOUT_MAX : ms;
+}
 
 /* ---- data.c ---- */
 sg_data_t *sg_data__from_packet(sg_sio_packet_t *p, size_t from);

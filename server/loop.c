@@ -102,6 +102,7 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
         goto fail;
     }
     srv->sessions = sg_map_new();
+    srv->acks = sg_map_new();
     srv->nsp_map = sg_map_new();
     srv->ping_buf = static_packet("2");
     srv->noop_buf = static_packet("6");
@@ -109,7 +110,7 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
     srv->probe_buf = static_packet("3probe");
     uv_idle_init(srv->loop, &srv->reaper);
     srv->reaper.data = srv;
-    sg_session_timers_init(srv);
+    sg_timers_init(&srv->timers, srv->loop);
     uv_idle_init(srv->loop, &srv->flusher);
     srv->flusher.data = srv;
     sg_sbuf_init(&srv->wbuf);
@@ -313,6 +314,9 @@ void sg_server_stop(sg_server_t *srv)
     sg_map_iter_t it = {0};
     while (sg_map_next(srv->sessions, &it))
         sg_session_close(it.val, "server shutting down", 0);
+    /* Nothing may wait for a deadline now: whoever awaits an answer gets
+     * SG_ESTATE (pending client acks were failed with their sockets). */
+    sg_ackgroups__shutdown(srv);
     if (srv->ctx) {
         lws_context_destroy(srv->ctx);
         srv->ctx = NULL;
@@ -331,7 +335,7 @@ void sg_server_stop(sg_server_t *srv)
     }
     uv_close((uv_handle_t *)&srv->reaper, NULL);
     uv_close((uv_handle_t *)&srv->flusher, NULL);
-    sg_session_timers_close(srv);
+    sg_timers_close(&srv->timers);
 }
 
 void sg_server_free(sg_server_t *srv)
@@ -347,6 +351,7 @@ void sg_server_free(sg_server_t *srv)
         srv->app_free(srv->app);
     sg_nsp_free_all(srv);
     sg_map_free(srv->sessions);
+    sg_map_free(srv->acks);
     sg_map_free(srv->nsp_map);
     sg_buf_unref(srv->ping_buf);
     sg_buf_unref(srv->noop_buf);
@@ -354,7 +359,7 @@ void sg_server_free(sg_server_t *srv)
     sg_buf_unref(srv->probe_buf);
     sg_free(srv->dead_sockets);
     sg_sbuf_reset(&srv->wbuf);
-    sg_theap_free(&srv->timers);
+    sg_timers_free(&srv->timers);
     sg_free(srv->eio_echo_path);
     if (srv->owns_loop)
         uv_loop_close(&srv->own_loop);

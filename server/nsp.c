@@ -19,9 +19,10 @@ static void host_server_event(void *ud, const json_t *data, sg_buf_t *const *bin
 }
 
 static size_t host_broadcast_ack(void *ud, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *o,
-                                 unsigned timeout_ms, sg_adapter_reply_t *fwd);
-static void fill_event(sg_sio_packet_t *p, const sg_nsp_t *nsp, const char *event,
-                       const sg_data_t *args, int64_t id);
+                                 unsigned timeout_ms, sg_adapter_reply_t *fwd)
+{
+    return sg_ackgroup__remote(ud, pkt, o, timeout_ms, fwd);
+}
 
 static const sg_adapter_chost_t nsp_cluster_host = {host_describe, host_server_event,
                                                     host_broadcast_ack};
@@ -194,7 +195,7 @@ int sg_nsp_server_side_emit(sg_nsp_t *nsp, const char *event, const sg_data_t *a
         return 0;
     }
     sg_sio_packet_t p;
-    fill_event(&p, nsp, event, args, -1);
+    sg_nsp__fill_event(&p, nsp, event, args, -1);
     cl_ctx_t *c = NULL;
     if (cb) {
         c = sg_calloc(1, sizeof(*c));
@@ -269,15 +270,6 @@ size_t sg_nsp_room_size_n(const sg_nsp_t *nsp, const char *room, size_t len)
 
 /* ---- broadcast operator ---- */
 
-struct sg_bcast {
-    sg_nsp_t *nsp;
-    sg_name_t *rooms; /* owned copies */
-    size_t nrooms;
-    sg_name_t *except;
-    size_t nexcept;
-    unsigned flags;
-    unsigned timeout;
-};
 
 sg_bcast_t *sg_bcast_new(sg_nsp_t *nsp)
 {
@@ -345,7 +337,7 @@ sg_bcast_t *sg_bcast_compress(sg_bcast_t *b, int on)
 
 sg_bcast_t *sg_bcast_timeout(sg_bcast_t *b, unsigned ms)
 {
-    b->timeout = ms;
+    b->timeout = sg_timeout_cap(ms);
     return b;
 }
 
@@ -362,14 +354,14 @@ void sg_bcast_free(sg_bcast_t *b)
     sg_free(b);
 }
 
-static sg_bcast_opts_t opts_of(const sg_bcast_t *b)
+sg_bcast_opts_t sg_bcast__opts(const sg_bcast_t *b)
 {
     sg_bcast_opts_t o = {b->rooms, b->nrooms, b->except, b->nexcept, b->flags};
     return o;
 }
 
-static void fill_event(sg_sio_packet_t *p, const sg_nsp_t *nsp, const char *event,
-                       const sg_data_t *args, int64_t id)
+void sg_nsp__fill_event(sg_sio_packet_t *p, const sg_nsp_t *nsp, const char *event,
+                        const sg_data_t *args, int64_t id)
 {
     sg_sio_packet_init(p);
     p->type = SG_SIO_EVENT;
@@ -383,263 +375,13 @@ int sg_bcast_emit(sg_bcast_t *b, const char *event, const sg_data_t *args)
     int rc = SG_EINVAL;
     if (!sg_sio_is_reserved_event(event)) {
         sg_sio_packet_t p;
-        fill_event(&p, b->nsp, event, args, -1);
-        sg_bcast_opts_t o = opts_of(b);
+        sg_nsp__fill_event(&p, b->nsp, event, args, -1);
+        sg_bcast_opts_t o = sg_bcast__opts(b);
         rc = sg_adapter_broadcast(b->nsp->adapter, &p, &o);
         sg_data__unfill(&p);
     }
     sg_bcast_free(b);
     return rc;
-}
-
-/* Broadcast with acknowledgements: one packet id for every recipient, as
- * Node does, and a group that completes when every client answered (here
- * and, through the adapter, on every other node) or the timeout fires. The
- * same group, in forwarding mode, answers another node's broadcast. */
-typedef struct {
-    unsigned refs;
-    size_t expected; /* clients reached: local plus the counts other nodes report */
-    sg_data_t **responses;
-    size_t n;
-    sg_bcast_ack_cb cb;
-    void *ud;
-    sg_adapter_reply_t *fwd; /* answering another node: each ack goes there */
-    uv_timer_t *timer;
-    int done;
-    int err;          /* reported at the end: SG_EIO when the cluster part failed */
-    sg_adapter_t *adapter;
-    void *handle;     /* the adapter's pending remote part, or NULL */
-    int servers_known;
-    size_t servers, counts;
-} ack_group_t;
-
-static void on_group_timer_closed(uv_handle_t *h)
-{
-    sg_free(h);
-}
-
-static void group_release(ack_group_t *g)
-{
-    if (--g->refs)
-        return;
-    for (size_t i = 0; i < g->n && !g->fwd; i++)
-        sg_data_free(g->responses[i]);
-    sg_free(g->responses);
-    sg_free(g);
-}
-
-static void group_finish(ack_group_t *g, int err)
-{
-    if (g->done)
-        return;
-    g->done = 1;
-    uv_timer_stop(g->timer);
-    uv_close((uv_handle_t *)g->timer, on_group_timer_closed);
-    g->timer = NULL;
-    if (g->handle) {
-        const sg_adapter_ops_t *ops = sg_adapter_ops(g->adapter);
-        if (ops->cancel)
-            ops->cancel(g->adapter, g->handle);
-        g->handle = NULL;
-        g->refs--; /* the remote part's reference; ours is still held */
-    }
-    if (g->fwd)
-        g->fwd->release(g->fwd);
-    else
-        g->cb(err ? err : g->err, g->responses, g->n, g->ud);
-    group_release(g);
-}
-
-static void on_group_timeout(uv_timer_t *t)
-{
-    group_finish(t->data, SG_ETIMEOUT);
-}
-
-static void group_check(ack_group_t *g)
-{
-    if (g->done || g->n < g->expected)
-        return;
-    if (g->handle && (!g->servers_known || g->counts < g->servers))
-        return;
-    group_finish(g, 0);
-}
-
-static void group_add(ack_group_t *g, sg_data_t *d)
-{
-    g->responses = sg_realloc(g->responses, (g->n + 1) * sizeof(*g->responses));
-    g->responses[g->n++] = d;
-    group_check(g);
-}
-
-static void on_member_ack(sg_socket_t *s, int err, sg_data_t *args, void *ud)
-{
-    ack_group_t *g = ud;
-    if (err == 0 && !g->done) {
-        if (g->fwd) {
-            sg_sio_packet_t p;
-            sg_sio_packet_init(&p);
-            sg_data__fill(&p, NULL, args);
-            g->fwd->send(g->fwd, json_array_get(p.data, 0), p.bins, p.nbins);
-            sg_data__unfill(&p);
-            g->n++;
-            group_check(g);
-        } else {
-            sg_data_t *copy = sg_data_new();
-            sg_data_push_from(copy, args, 0);
-            group_add(g, copy);
-        }
-    }
-    group_release(g);
-}
-
-/* ---- the remote part, reported by the adapter ---- */
-
-static void sink_servers(void *ud, size_t n)
-{
-    ack_group_t *g = ud;
-    g->servers_known = 1;
-    g->servers = n;
-    group_check(g);
-}
-
-static void sink_count(void *ud, size_t n)
-{
-    ack_group_t *g = ud;
-    g->counts++;
-    g->expected += n;
-    group_check(g);
-}
-
-static void sink_ack(void *ud, const json_t *arg, sg_buf_t *const *bins, size_t nbins)
-{
-    ack_group_t *g = ud;
-    if (g->done)
-        return;
-    sg_sio_packet_t p;
-    sg_sio_packet_init(&p);
-    p.data = json_pack("[O]", arg);
-    if (nbins) {
-        p.bins = sg_malloc(nbins * sizeof(*p.bins));
-        for (size_t i = 0; i < nbins; i++)
-            p.bins[i] = sg_buf_ref(bins[i]);
-        p.nbins = nbins;
-    }
-    sg_data_t *d = sg_data__from_packet(&p, 0);
-    json_decref(p.data);
-    group_add(g, d);
-}
-
-static void sink_gone(void *ud)
-{
-    ack_group_t *g = ud;
-    g->handle = NULL;
-    g->err = SG_ESTATE;
-    group_check(g);
-    group_release(g);
-}
-
-static const sg_adapter_ack_sink_t group_sink = {sink_servers, sink_count, sink_ack, sink_gone};
-
-typedef struct {
-    const sg_sio_encoded_t *enc;
-    unsigned flags;
-    int64_t id;
-    ack_group_t *g;
-} ack_deliver_t;
-
-static void deliver_with_ack(sg_asock_t *a, void *ud)
-{
-    ack_deliver_t *c = ud;
-    sg_socket_t *s = (sg_socket_t *)a;
-    if (sg_socket__deliver(s, c->enc, c->flags) != 0)
-        return;
-    c->g->expected++;
-    c->g->refs++;
-    sg_socket__expect_ack(s, c->id, 0, on_member_ack, c->g);
-}
-
-static ack_group_t *group_new(sg_nsp_t *nsp)
-{
-    ack_group_t *g = sg_calloc(1, sizeof(*g));
-    g->refs = 1;
-    g->adapter = nsp->adapter;
-    g->timer = sg_malloc(sizeof(*g->timer));
-    uv_timer_init(nsp->srv->loop, g->timer);
-    g->timer->data = g;
-    return g;
-}
-
-/* Deliver p (its id set here) to the local matches; returns the encoder's error. */
-static int group_deliver(ack_group_t *g, sg_nsp_t *nsp, sg_sio_packet_t *p,
-                         const sg_bcast_opts_t *o)
-{
-    p->id = nsp->next_ack_id++;
-    sg_sio_encoded_t enc = {0};
-    int rc = sg_sio_encode(p, &enc);
-    if (rc == 0) {
-        ack_deliver_t c = {&enc, o->flags, p->id, g};
-        sg_adapter_select(nsp->adapter, o, deliver_with_ack, &c);
-        sg_sio_encoded_clear(&enc);
-    }
-    return rc;
-}
-
-int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
-                      sg_bcast_ack_cb cb, void *ud)
-{
-    sg_nsp_t *nsp = b->nsp;
-    if (sg_sio_is_reserved_event(event)) {
-        sg_bcast_free(b);
-        return SG_EINVAL;
-    }
-    unsigned timeout = b->timeout ? b->timeout : 5000;
-    ack_group_t *g = group_new(nsp);
-    g->cb = cb;
-    g->ud = ud;
-    sg_sio_packet_t p;
-    fill_event(&p, nsp, event, args, -1);
-    sg_bcast_opts_t o = opts_of(b);
-    int rc = group_deliver(g, nsp, &p, &o);
-    const sg_adapter_ops_t *ops = sg_adapter_ops(nsp->adapter);
-    if (rc == 0 && !(o.flags & SG_BCAST_LOCAL) && ops->broadcast_ack) {
-        void *h = NULL;
-        if (ops->broadcast_ack(nsp->adapter, &p, &o, timeout, &group_sink, g, &h) == 0) {
-            g->handle = h;
-            g->refs++;
-        } else {
-            g->err = SG_EIO; /* local clients still answer */
-        }
-    }
-    sg_data__unfill(&p);
-    sg_bcast_free(b);
-    if (rc != 0) {
-        group_finish(g, rc);
-        return rc;
-    }
-    g->refs++;
-    group_check(g);
-    if (!g->done)
-        uv_timer_start(g->timer, on_group_timeout, timeout, 0);
-    group_release(g);
-    return 0;
-}
-
-/* Another node's broadcast with acks (adapter host callback). */
-static size_t host_broadcast_ack(void *ud, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *o,
-                                 unsigned timeout_ms, sg_adapter_reply_t *fwd)
-{
-    sg_nsp_t *nsp = ud;
-    ack_group_t *g = group_new(nsp);
-    g->fwd = fwd;
-    sg_sio_packet_t p = *pkt;
-    group_deliver(g, nsp, &p, o);
-    size_t n = g->expected;
-    g->refs++;
-    group_check(g);
-    if (!g->done)
-        uv_timer_start(g->timer, on_group_timeout, timeout_ms, 0);
-    group_release(g);
-    return n;
 }
 
 void sg_bcast_sockets_join(sg_bcast_t *b, const char *room)
@@ -649,7 +391,7 @@ void sg_bcast_sockets_join(sg_bcast_t *b, const char *room)
 
 void sg_bcast_sockets_join_n(sg_bcast_t *b, const char *room, size_t len)
 {
-    sg_bcast_opts_t o = opts_of(b);
+    sg_bcast_opts_t o = sg_bcast__opts(b);
     sg_name_t r = {room, len};
     sg_adapter_add_sockets(b->nsp->adapter, &o, &r, 1);
     sg_bcast_free(b);
@@ -662,7 +404,7 @@ void sg_bcast_sockets_leave(sg_bcast_t *b, const char *room)
 
 void sg_bcast_sockets_leave_n(sg_bcast_t *b, const char *room, size_t len)
 {
-    sg_bcast_opts_t o = opts_of(b);
+    sg_bcast_opts_t o = sg_bcast__opts(b);
     sg_name_t r = {room, len};
     sg_adapter_del_sockets(b->nsp->adapter, &o, &r, 1);
     sg_bcast_free(b);
@@ -670,7 +412,7 @@ void sg_bcast_sockets_leave_n(sg_bcast_t *b, const char *room, size_t len)
 
 void sg_bcast_disconnect_sockets(sg_bcast_t *b, int close)
 {
-    sg_bcast_opts_t o = opts_of(b);
+    sg_bcast_opts_t o = sg_bcast__opts(b);
     sg_adapter_disconnect_sockets(b->nsp->adapter, &o, close);
     sg_bcast_free(b);
 }
@@ -688,7 +430,7 @@ static void fetch_one(sg_asock_t *a, void *ud)
 
 size_t sg_bcast_fetch_sockets(sg_bcast_t *b, void (*cb)(sg_socket_t *s, void *ud), void *ud)
 {
-    sg_bcast_opts_t o = opts_of(b);
+    sg_bcast_opts_t o = sg_bcast__opts(b);
     fetch_ctx_t c = {cb, ud};
     size_t n = sg_adapter_select(b->nsp->adapter, &o, fetch_one, &c);
     sg_bcast_free(b);
@@ -702,7 +444,7 @@ static void describe_one(sg_asock_t *a, void *ud)
 
 int sg_bcast_fetch_sockets_cluster(sg_bcast_t *b, sg_cluster_cb cb, void *ud)
 {
-    sg_bcast_opts_t o = opts_of(b);
+    sg_bcast_opts_t o = sg_bcast__opts(b);
     json_t *local = json_array();
     sg_adapter_select(b->nsp->adapter, &o, describe_one, local);
     int rc = cluster_request(b->nsp, &o, local, 0, cb, ud);

@@ -98,11 +98,10 @@ static int on_get(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
         return 0;
     }
     s->get = wsi;
-    if (!sg_outq_empty(&s->q)) {
+    if (!sg_outq_empty(&s->q))
         sg_polling_answer(s, wsi, NULL);
-        if (s->state == SG_SESS_CLOSING)
-            sg_session_close(s, "forced close", 0);
-    }
+    else if (s->state == SG_SESS_CLOSING)
+        sg_session_close(s, "forced close", 0); /* answers this GET with the close packet */
     return 0;
 }
 
@@ -232,16 +231,10 @@ int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
 void sg_polling_closed(struct lws *wsi, sg_pss_t *pss)
 {
     sg_session_t *s = pss->sess;
-    if (s) {
-        if (s->post == wsi)
-            s->post = NULL;
-        if (s->get == wsi) {
-            /* The client dropped a held poll: Node treats this as a transport error. */
-            s->get = NULL;
-            sg_session_close(s, "transport close", 0);
-        }
-    }
     pss->sess = NULL;
+    /* A client that drops a held poll closes its session, as in Node. */
+    if (s)
+        sg_session_forget_wsi(s, wsi, "transport close");
     sg_sbuf_reset(&pss->in);
     sg_buf_unref(pss->resp);
     pss->resp = NULL;

@@ -14,6 +14,8 @@ static sg_outq_limits_t limits_of(const sg_server_t *srv)
     return l;
 }
 
+static void on_timer(sg_timer_t *t);
+
 sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
 {
     sg_session_t *s = sg_calloc(1, sizeof(*s));
@@ -26,6 +28,7 @@ sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
     s->state = SG_SESS_OPEN;
     uint64_t now = sg_now_ms(srv);
     sg_map_put(srv->sessions, s->sid, SG_ID_LEN, s);
+    sg_timer_init(&s->timer, on_timer);
     s->hb_due = now + srv->cfg.ping_interval;
     if (!echo)
         s->connect_deadline = now + srv->cfg.connect_timeout;
@@ -114,6 +117,53 @@ static void kill_ws(struct lws *wsi)
     lws_callback_on_writable(wsi);
 }
 
+/* The close of a session that waited for its queue to drain is due now. */
+static void finish_graceful(sg_session_t *s)
+{
+    sg_session_close(s, "forced close", 0);
+}
+
+/* Graceful close, as Node's engine closes once its write buffer drained:
+ * what is queued (a DISCONNECT per namespace, say) still reaches the client
+ * and then the transport closes. Returns 1 when the session now waits in
+ * CLOSING, 0 when it can close at once. */
+static int start_graceful(sg_session_t *s)
+{
+    sg_server_t *srv = s->srv;
+    if (!srv->ctx || srv->stopping)
+        return 0;
+    if (s->transport == SG_TR_POLLING && !s->client_close) {
+        /* The close packet travels alone, in the response after the one
+         * that carries the queue: the official client handles the packets
+         * of a payload on the next tick but a close packet at once, so in
+         * one payload the close would overtake the DISCONNECTs before it. */
+        if (s->get && !s->upgrading) {
+            if (sg_outq_empty(&s->q))
+                return 0; /* the held GET gets the close packet now */
+            sg_polling_answer(s, s->get, NULL);
+        }
+    } else if (s->transport == SG_TR_WEBSOCKET) {
+        if (!s->ws || (sg_outq_empty(&s->q) && !s->ws_parked))
+            return 0;
+    } else {
+        return 0;
+    }
+    /* Wait for the next poll, or for the WebSocket to drain; Node gives up
+     * after 30 s. */
+    s->state = SG_SESS_CLOSING;
+    s->close_deadline = sg_now_ms(srv) + 30000;
+    sg_session_schedule(s);
+    sg_session_flush(s);
+    return 1;
+}
+
+void sg_session_drained(sg_session_t *s)
+{
+    if (s->state == SG_SESS_CLOSING && s->transport == SG_TR_WEBSOCKET && sg_outq_empty(&s->q) &&
+        !s->ws_parked)
+        finish_graceful(s);
+}
+
 void sg_session_close(sg_session_t *s, const char *reason, int graceful)
 {
     sg_server_t *srv = s->srv;
@@ -122,16 +172,8 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
     if (s->state == SG_SESS_OPEN) {
         SG_DEBUG(srv, "session %s closing: %s", s->sid, reason);
         sg_sio_on_close(s, reason);
-        if (graceful && s->transport == SG_TR_POLLING && !s->get && !s->client_close &&
-            srv->ctx && !srv->stopping) {
-            /* Let the client fetch what is queued plus the close packet. */
-            s->state = SG_SESS_CLOSING;
-            sg_outq_limits_t none = {0, 0, 0};
-            sg_outq_push(&s->q, srv->close_buf, &none, 0);
-            s->close_deadline = sg_now_ms(srv) + 30000;
-            sg_session_schedule(s);
+        if (graceful && start_graceful(s))
             return;
-        }
     }
     s->state = SG_SESS_CLOSED;
     sg_map_del(srv->sessions, s->sid, SG_ID_LEN);
@@ -144,7 +186,7 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
         }
         s->flush_queued = 0;
     }
-    sg_theap_remove(&srv->timers, &s->tn);
+    sg_timer_stop(&srv->timers, &s->timer);
     if (srv->ctx) {
         if (s->get) {
             sg_outq_clear(&s->q);
@@ -167,6 +209,28 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
     sg_server_want_reap(srv);
 }
 
+void sg_session_forget_wsi(sg_session_t *s, struct lws *wsi, const char *reason)
+{
+    if (s->post == wsi)
+        s->post = NULL;
+    if (s->probe == wsi) {
+        /* The upgrade failed: the session goes on over polling. */
+        s->probe = NULL;
+        s->upgrading = 0;
+        s->upgrade_deadline = 0;
+        sg_session_schedule(s);
+        sg_session_flush(s);
+    }
+    if (s->ws == wsi) {
+        s->ws = NULL;
+        sg_session_close(s, reason, 0);
+    }
+    if (s->get == wsi) {
+        s->get = NULL;
+        sg_session_close(s, reason, 0);
+    }
+}
+
 void sg_session_reap(sg_server_t *srv)
 {
     while (srv->close_list) {
@@ -179,11 +243,7 @@ void sg_session_reap(sg_server_t *srv)
     while (srv->reap_list) {
         sg_session_t *s = srv->reap_list;
         srv->reap_list = s->reap_next;
-        if (s->partial) {
-            sg_sio_packet_clear(s->partial);
-            sg_free(s->partial);
-            s->partial = NULL;
-        }
+        sg_partial__free(s);
         sg_free(s->handshake);
         sg_free(s);
     }
@@ -212,23 +272,6 @@ int sg_session_check_deadline(sg_session_t *s)
     return 0;
 }
 
-static void on_tick(uv_timer_t *t);
-
-static void rearm(sg_server_t *srv)
-{
-    sg_tnode_t *top = sg_theap_top(&srv->timers);
-    if (!top) {
-        uv_timer_stop(&srv->tick);
-        srv->tick_due = 0;
-        return;
-    }
-    if (top->due == srv->tick_due && uv_is_active((uv_handle_t *)&srv->tick))
-        return;
-    uint64_t now = sg_now_ms(srv);
-    srv->tick_due = top->due;
-    uv_timer_start(&srv->tick, on_tick, top->due > now ? top->due - now : 0, 0);
-}
-
 void sg_session_schedule(sg_session_t *s)
 {
     if (s->state == SG_SESS_CLOSED)
@@ -238,15 +281,14 @@ void sg_session_schedule(sg_session_t *s)
     for (int i = 0; i < 3; i++)
         if (d[i] && (!next || d[i] < next))
             next = d[i];
-    sg_theap_set(&s->srv->timers, &s->tn, next);
-    rearm(s->srv);
+    sg_timer_at(&s->srv->timers, &s->timer, next);
 }
 
 /* Every deadline of s that has passed, then the next one is scheduled. */
 static void on_due(sg_session_t *s, uint64_t now)
 {
     if (s->close_deadline && now >= s->close_deadline) {
-        sg_session_close(s, "forced close", 0);
+        finish_graceful(s);
         return;
     }
     if (s->state != SG_SESS_OPEN)
@@ -279,30 +321,10 @@ static void on_due(sg_session_t *s, uint64_t now)
     sg_session_schedule(s);
 }
 
-static void on_tick(uv_timer_t *t)
+static void on_timer(sg_timer_t *t)
 {
-    sg_server_t *srv = t->data;
-    uint64_t now = sg_now_ms(srv);
-    srv->tick_due = 0;
-    sg_tnode_t *top;
-    while ((top = sg_theap_top(&srv->timers)) && top->due <= now) {
-        sg_session_t *s = (sg_session_t *)((char *)top - offsetof(sg_session_t, tn));
-        /* Unqueue first: on_due either reschedules or closes. */
-        sg_theap_remove(&srv->timers, top);
-        on_due(s, now);
-    }
-    rearm(srv);
-}
-
-void sg_session_timers_init(sg_server_t *srv)
-{
-    uv_timer_init(srv->loop, &srv->tick);
-    srv->tick.data = srv;
-}
-
-void sg_session_timers_close(sg_server_t *srv)
-{
-    uv_close((uv_handle_t *)&srv->tick, NULL);
+    sg_session_t *s = (sg_session_t *)((char *)t - offsetof(sg_session_t, timer));
+    on_due(s, sg_now_ms(s->srv));
 }
 
 void sg_session_on_upgrade_probe(sg_session_t *s)
@@ -325,13 +347,12 @@ void sg_session_on_upgrade_done(sg_session_t *s, struct lws *wsi)
         sg_polling_answer(s, s->get, s->srv->noop_buf);
     sg_session_schedule(s);
     SG_DEBUG(s->srv, "session %s upgraded to websocket", s->sid);
-    if (s->state == SG_SESS_CLOSING) {
-        /* A close was waiting for the next poll; a WebSocket client learns of
-         * it only from the socket closing (it ignores a close packet there). */
-        sg_session_close(s, "forced close", 0);
-        return;
-    }
+    /* When a close was waiting for the next poll, the queue (DISCONNECT
+     * packets, the close packet a WebSocket client ignores) goes out here
+     * and the WebSocket closes once it drained: a WebSocket client learns of
+     * the close only from the socket closing. */
     sg_session_flush(s);
+    sg_session_drained(s);
 }
 
 void sg_session_on_packet(sg_session_t *s, const sg_eio_packet_t *p)

@@ -7,15 +7,6 @@
 #include "internal.h"
 #include "json.h"
 
-struct sg_pending_ack {
-    int64_t id;
-    sg_ack_cb cb;
-    void *ud;
-    sg_socket_t *s;
-    uv_timer_t *timer; /* NULL when no timeout */
-    sg_pending_ack_t *next;
-};
-
 struct sg_ack {
     sg_socket_t *s;               /* NULL for an ack owed to another node */
     sg_adapter_reply_t *remote;   /* that node's answer path */
@@ -141,21 +132,6 @@ static void unlink_from_session(sg_socket_t *s)
     }
 }
 
-static void on_ack_timer_closed(uv_handle_t *h)
-{
-    sg_free(h);
-}
-
-static void pending_free(sg_pending_ack_t *pa)
-{
-    if (pa->timer) {
-        uv_timer_stop(pa->timer);
-        uv_close((uv_handle_t *)pa->timer, on_ack_timer_closed);
-    }
-    sg_socket_unref(pa->s);
-    sg_free(pa);
-}
-
 /* Node's _onclose: leave every room, forget the socket, then tell the app. */
 static void socket_onclose(sg_socket_t *s, const char *reason)
 {
@@ -173,13 +149,7 @@ static void socket_onclose(sg_socket_t *s, const char *reason)
             h->cb.disc(s, reason, h->ud);
     }
     /* Pending acknowledgements will never come. */
-    while (s->acks) {
-        sg_pending_ack_t *pa = s->acks;
-        s->acks = pa->next;
-        if (pa->cb)
-            pa->cb(s, SG_ESTATE, NULL, pa->ud);
-        pending_free(pa);
-    }
+    sg_acks__fail_all(s, SG_ESTATE);
     retire(s);
     sg_socket_unref(s);
 }
@@ -188,11 +158,7 @@ void sg_sio_on_close(sg_session_t *sess, const char *reason)
 {
     while (sess->sockets)
         socket_onclose(sess->sockets, reason);
-    if (sess->partial) {
-        sg_sio_packet_clear(sess->partial);
-        sg_free(sess->partial);
-        sess->partial = NULL;
-    }
+    sg_partial__free(sess);
 }
 
 /* ---- connect ---- */
@@ -317,22 +283,6 @@ static void on_event(sg_socket_t *s, sg_sio_packet_t *pkt)
     sg_socket_unref(s);
 }
 
-static void on_ack(sg_socket_t *s, sg_sio_packet_t *pkt)
-{
-    for (sg_pending_ack_t **pp = &s->acks; *pp; pp = &(*pp)->next) {
-        sg_pending_ack_t *pa = *pp;
-        if (pa->id != pkt->id)
-            continue;
-        *pp = pa->next;
-        sg_data_t *args = sg_data__from_packet(pkt, 0);
-        if (pa->cb)
-            pa->cb(s, 0, args, pa->ud);
-        sg_data_free(args);
-        pending_free(pa);
-        return;
-    }
-}
-
 static sg_socket_t *session_socket(sg_session_t *sess, const char *nsp)
 {
     for (sg_socket_t *s = sess->sockets; s; s = s->next_in_session)
@@ -365,7 +315,7 @@ static void dispatch(sg_session_t *sess, sg_sio_packet_t *pkt)
         break;
     case SG_SIO_ACK:
     case SG_SIO_BINARY_ACK:
-        on_ack(s, pkt);
+        sg_acks__answer(s, pkt);
         break;
     default:
         break;
@@ -374,41 +324,39 @@ static void dispatch(sg_session_t *sess, sg_sio_packet_t *pkt)
 
 void sg_sio_on_message(sg_session_t *sess, const unsigned char *data, size_t len, sg_buf_t *bin)
 {
-    sg_sio_packet_t *pkt;
+    sg_sio_packet_t pkt;
     if (bin) {
-        pkt = sess->partial;
-        int rc = pkt ? sg_sio_add_attachment(pkt, bin) : SG_ESTATE;
+        int rc = sg_partial__add(sess, bin, &pkt);
         if (rc < 0) {
-            /* socket.io (not engine.io) rejects it: Node closes with "forced close". */
+            /* Unannounced, over maxBinaryPacketSize, or placeholders that
+             * name no attachment: socket.io (not engine.io) rejects it, and
+             * Node closes with "forced close". */
+            SG_DEBUG(sess->srv, "session %s: bad binary attachment (%s)", sess->sid,
+                     sg_strerror(rc));
             sg_session_close(sess, "forced close", 0);
             return;
         }
         if (rc == 0)
             return;
-        sess->partial = NULL;
     } else {
-        if (sess->partial) {
-            sg_session_close(sess, "forced close", 0);
-            return;
-        }
         sg_sio_limits_t lim = {sess->srv->cfg.max_attachments};
-        pkt = sg_malloc(sizeof(*pkt));
-        sg_sio_packet_init(pkt);
-        if (sg_sio_decode(data, len, &lim, pkt) != 0) {
+        if (sess->partial || sg_sio_decode(data, len, &lim, &pkt) != 0) {
             SG_DEBUG(sess->srv, "session %s: invalid Socket.IO packet", sess->sid);
-            sg_sio_packet_clear(pkt);
-            sg_free(pkt);
             sg_session_close(sess, "forced close", 0);
             return;
         }
-        if (pkt->attachments > 0) {
-            sess->partial = pkt;
+        if (pkt.attachments > 0) {
+            /* Only the text is kept while the attachments come (partial.c). */
+            size_t n = pkt.attachments;
+            sg_sio_packet_clear(&pkt);
+            if (sg_partial__start(sess, data, len, n) != 0) {
+                sg_session_close(sess, "forced close", 0);
+            }
             return;
         }
     }
-    dispatch(sess, pkt);
-    sg_sio_packet_clear(pkt);
-    sg_free(pkt);
+    dispatch(sess, &pkt);
+    sg_sio_packet_clear(&pkt);
 }
 
 /* ---- public socket API ---- */
@@ -510,51 +458,27 @@ int sg_socket_emit_volatile(sg_socket_t *s, const char *event, const sg_data_t *
     return rc == SG_EAGAIN ? 0 : rc;
 }
 
-static void on_ack_timeout(uv_timer_t *t)
-{
-    sg_pending_ack_t *pa = t->data;
-    sg_socket_t *s = pa->s;
-    for (sg_pending_ack_t **pp = &s->acks; *pp; pp = &(*pp)->next) {
-        if (*pp == pa) {
-            *pp = pa->next;
-            break;
-        }
-    }
-    if (pa->cb)
-        pa->cb(s, SG_ETIMEOUT, NULL, pa->ud);
-    pending_free(pa);
-}
-
-/* Register an ack the client will answer with id; used by socket and
- * broadcast emits alike. */
-void sg_socket__expect_ack(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb cb,
-                           void *ud)
-{
-    sg_pending_ack_t *pa = sg_calloc(1, sizeof(*pa));
-    pa->id = id;
-    pa->cb = cb;
-    pa->ud = ud;
-    pa->s = sg_socket_ref(s);
-    if (timeout_ms) {
-        pa->timer = sg_malloc(sizeof(*pa->timer));
-        uv_timer_init(s->nsp->srv->loop, pa->timer);
-        pa->timer->data = pa;
-        uv_timer_start(pa->timer, on_ack_timeout, timeout_ms, 0);
-    }
-    pa->next = s->acks;
-    s->acks = pa;
-}
-
 int sg_socket_emit_ack(sg_socket_t *s, const char *event, const sg_data_t *args,
                        unsigned timeout_ms, sg_ack_cb cb, void *ud)
 {
     if (!sg_socket_connected(s))
         return SG_ESTATE;
+    if (!sg_acks__room(s))
+        return SG_ETOOBIG; /* maxPendingAcks: nothing is sent */
     int64_t id = s->nsp->next_ack_id++;
     int rc = emit(s, event, args, id, 0);
     if (rc == 0)
-        sg_socket__expect_ack(s, id, timeout_ms, cb, ud);
+        rc = sg_acks__expect(s, id, sg_timeout_cap(timeout_ms), cb, ud);
     return rc;
+}
+
+static void send_disconnect(sg_socket_t *s)
+{
+    sg_sio_packet_t p;
+    sg_sio_packet_init(&p);
+    p.type = SG_SIO_DISCONNECT;
+    p.nsp = s->nsp->name;
+    send_packet(s, &p, 0);
 }
 
 void sg_socket_disconnect(sg_socket_t *s, int close)
@@ -562,15 +486,21 @@ void sg_socket_disconnect(sg_socket_t *s, int close)
     if (!sg_socket_connected(s))
         return;
     if (close) {
-        /* Like Node's conn.close(): a polling client still gets the close packet. */
-        sg_session_close(s->sess, "forced server close", 1);
+        /* Node's client._disconnect(): every namespace socket of this client
+         * gets its DISCONNECT (so the client sees "io server disconnect" and
+         * does not reconnect), then the connection closes once that is
+         * written, as Node's conn.close() waits for its buffer to drain. */
+        sg_session_t *sess = s->sess;
+        while (sess->sockets) {
+            sg_socket_t *x = sess->sockets;
+            if (x->connected && !x->gone)
+                send_disconnect(x);
+            socket_onclose(x, "server namespace disconnect");
+        }
+        sg_session_close(sess, "forced server close", 1);
         return;
     }
-    sg_sio_packet_t p;
-    sg_sio_packet_init(&p);
-    p.type = SG_SIO_DISCONNECT;
-    p.nsp = s->nsp->name;
-    send_packet(s, &p, 0);
+    send_disconnect(s);
     socket_onclose(s, "server namespace disconnect");
 }
 

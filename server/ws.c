@@ -81,14 +81,8 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
 static void abort_probe(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
 {
     SG_DEBUG(s->srv, "session %s: upgrade aborted", s->sid);
-    if (s->probe == wsi) {
-        s->probe = NULL;
-        s->upgrading = 0;
-        s->upgrade_deadline = 0;
-        sg_session_schedule(s);
-        sg_session_flush(s);
-    }
     pss->sess = NULL;
+    sg_session_forget_wsi(s, wsi, NULL);
     pss->closing = 1;
     lws_callback_on_writable(wsi);
 }
@@ -164,12 +158,13 @@ static int on_receive(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const vo
     int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
     int binary = lws_frame_is_binary(wsi);
     if (pss->in.len + len > srv->cfg.max_http_buffer_size) {
-        /* Like the ws package under Node: refuse with 1009. */
-        if (pss->sess && pss->sess->ws == wsi) {
-            pss->sess->ws = NULL;
-            sg_session_close(pss->sess, "transport error", 0);
-        }
+        /* Like the ws package under Node: refuse with 1009. Whatever the
+         * session held of this connection (its transport, or an upgrade
+         * probe) goes first: lws frees the wsi once we return -1. */
+        sg_session_t *s = pss->sess;
         pss->sess = NULL;
+        if (s)
+            sg_session_forget_wsi(s, wsi, "transport error");
         sg_sbuf_reset(&pss->in);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
         return -1;
@@ -287,6 +282,8 @@ int sg_ws_flush(sg_session_t *s, struct lws *wsi)
     }
     if (!sg_outq_empty(&s->q))
         lws_callback_on_writable(wsi);
+    else if (!s->ws_parked)
+        sg_session_drained(s);
     return 0;
 }
 
@@ -332,19 +329,8 @@ static void on_closed(struct lws *wsi, sg_pss_t *pss)
     sg_sbuf_reset(&pss->in);
     sg_buf_unref(pss->probe_out);
     pss->probe_out = NULL;
-    if (!s)
-        return;
-    if (s->probe == wsi) {
-        s->probe = NULL;
-        s->upgrading = 0;
-        s->upgrade_deadline = 0;
-        sg_session_schedule(s);
-        sg_session_flush(s);
-    }
-    if (s->ws == wsi) {
-        s->ws = NULL;
-        sg_session_close(s, "transport close", 0);
-    }
+    if (s)
+        sg_session_forget_wsi(s, wsi, "transport close");
 }
 
 int sg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -78,6 +78,17 @@ describe('redis-emitter drives siogate', { skip }, () => {
     assert.equal(await d, 'io server disconnect');
   });
 
+  test('disconnectSockets(true): the client sees "io server disconnect" on every transport (it must not reconnect by itself)', async () => {
+    for (const transports of [['polling'], ['websocket'], ['polling', 'websocket']]) {
+      const c = await connected(sg.url, { transports });
+      await ask(c, 'join', 'ej-kick');
+      const d = nextDisconnect(c);
+      await runEmitter(rds.url, [{ op: 'disconnectSockets', to: ['ej-kick'], args: [true] }]);
+      assert.equal(await d, 'io server disconnect', transports.join(','));
+      assert.equal(c.active, false);
+    }
+  });
+
   test('serverSideEmit reaches siogate\'s handlers (ping -> pong to the cluster)', async () => {
     // A Node peer observes the pong that siogate's ping handler emits.
     const node = await startNodePeer({ redisUrl: rds.url });

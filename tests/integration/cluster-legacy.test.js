@@ -76,7 +76,7 @@ describe('legacy cluster API between two siogate nodes', { skip }, () => {
     const cb2 = await connected(b.url);
     d = nextDisconnect(cb2);
     await ask(ca, 'legacy remote', { op: 'disconnect', id: cb2.id, close: true });
-    assert.equal(await d, 'transport close');
+    assert.equal(await d, 'io server disconnect'); /* DISCONNECT first, as Node */
     assert.ok(ca.connected);
   });
 

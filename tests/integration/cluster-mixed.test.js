@@ -149,6 +149,20 @@ describe('mixed cluster: siogate + Node @socket.io/redis-adapter', { skip }, () 
     assert.equal(await d, 'io server disconnect');
   });
 
+  test('disconnectSockets(true) from Node: siogate\'s clients see "io server disconnect", as Node\'s own do', async () => {
+    for (const transports of [['polling'], ['websocket']]) {
+      const c = await connected(sg.url, { transports });
+      const n = await connected(node.url, { transports });
+      await ask(c, 'join', 'jk');
+      await ask(n, 'join', 'jk');
+      const dc = nextDisconnect(c);
+      const dn = nextDisconnect(n);
+      node.io.in('jk').disconnectSockets(true);
+      assert.equal(await dn, 'io server disconnect', `Node client over ${transports}`);
+      assert.equal(await dc, 'io server disconnect', `siogate client over ${transports}`);
+    }
+  });
+
   test('socketsJoin / socketsLeave / disconnectSockets from siogate act on Node sockets', async () => {
     const c = await connected(sg.url);
     const n = await connected(node.url);

@@ -1,6 +1,6 @@
 'use strict';
 // Disconnect reasons. Client side: "io server disconnect" / "io client
-// disconnect". Server side, through the chat app's test hook: an observer
+// disconnect". Server side, through the testkit app's hook: an observer
 // socket in room "observers" receives "peer disconnect" {id, reason} for
 // every socket of the namespace that goes away.
 const { test, before, after, describe } = require('node:test');
@@ -56,6 +56,30 @@ for (const transports of [['polling'], ['websocket']]) {
       m.engine.close();
       assert.equal(await reasonFor(ids[0]), 'transport close');
       assert.equal((await peersCustom.match((p) => p.id === ids[1]))[0].reason, 'transport close');
+    });
+
+    test('socket.disconnect(true): every namespace of the client gets "io server disconnect" (no reconnection), the server "server namespace disconnect"', async () => {
+      // A manager that would reconnect on "transport close": a kicked user
+      // must not come straight back.
+      const m = manager(srv.url, { transports, reconnection: true, reconnectionDelay: 50 });
+      const a = m.socket('/');
+      const b = m.socket('/custom');
+      const obsCustom = await connected(`${srv.url}/custom`, { transports: ['websocket'] });
+      await ask(obsCustom, 'join', 'observers');
+      const peersCustom = recorder(obsCustom, 'peer disconnect');
+      await Promise.all([waitConnect(a), waitConnect(b)]);
+      const ids = [a.id, b.id];
+      const ra = nextDisconnect(a);
+      const rb = nextDisconnect(b);
+      const engineClosed = new Promise((resolve) => m.engine.once('close', resolve));
+      a.emit('disconnect me', true);
+      assert.equal(await ra, 'io server disconnect');
+      assert.equal(await rb, 'io server disconnect');
+      assert.equal(await reasonFor(ids[0]), 'server namespace disconnect');
+      assert.equal((await peersCustom.match((p) => p.id === ids[1]))[0].reason, 'server namespace disconnect');
+      await engineClosed; // the connection itself is closed too
+      assert.equal(a.active, false);
+      assert.equal(b.active, false);
     });
 
     test('a server-side disconnect of one namespace leaves the other namespace connected', async () => {

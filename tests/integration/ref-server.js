@@ -44,8 +44,9 @@
  *   "handshake" (ack)         ack(socket.handshake), i.e. an object with
  *                             headers, time, address, xdomain, secure,
  *                             issued, url, query, auth (as in Node)
- *   "disconnect me" ()        server-side disconnect of this socket
- *                             (client sees "io server disconnect")
+ *   "disconnect me" (close?)  server-side socket.disconnect(close === true)
+ *                             (client sees "io server disconnect" on every
+ *                             namespace it closes)
  *   "emit with ack" (timeoutMs, ...args)
  *                             socket.timeout(timeoutMs).emit("request",
  *                             ...args, cb); when cb runs, emit to the sender
@@ -258,7 +259,7 @@ function setupTestkit() {
       socket.on('handshake', (ack) => {
         if (typeof ack === 'function') ack(socket.handshake);
       });
-      socket.on('disconnect me', () => socket.disconnect());
+      socket.on('disconnect me', (close) => socket.disconnect(close === true));
       socket.on('emit with ack', (timeoutMs, ...a) => {
         if (typeof a[a.length - 1] === 'function') a.pop();
         if (!validTimeout(timeoutMs)) return socket.emit('ack result', { err: 'invalid timeout', args: [] });
