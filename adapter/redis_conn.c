@@ -1,18 +1,23 @@
 /* redis_conn.c - two hiredis async connections on our libuv loop, with
- * reconnection and subscription restore. */
+ * reconnection, an attempt deadline, subscription restore and a bound on the
+ * commands waiting for Redis. */
 #include "redis_conn.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 
 #include "map.h"
+#include "redis_uv.h"
 #include "util.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_OUTPUT_LIMIT ((size_t)32 * 1024 * 1024)
 
 typedef enum { CONN_IDLE = 0, CONN_CONNECTING, CONN_READY } conn_state_t;
 
@@ -23,8 +28,12 @@ typedef struct conn {
     redisAsyncContext *ac;
     conn_state_t state;
     unsigned attempt; /* failed attempts since the last ready state */
+    int ever_ready;   /* ready at least once: the next ready is a reconnect */
     char refused[160]; /* the first handshake error (AUTH, SELECT) of this attempt */
-    uv_timer_t timer; /* reconnect delay */
+    /* One timer, two uses that never overlap: while an attempt is in flight
+     * it is the attempt's deadline (on_deadline), while idle the reconnect
+     * delay (on_retry); stopped while ready. */
+    uv_timer_t timer;
 } conn_t;
 
 typedef struct sub {
@@ -34,9 +43,12 @@ typedef struct sub {
     void *ud;
 } sub_t;
 
+/* One command of the command connection that Redis has not answered yet. */
 typedef struct cmd_rec {
-    sg_redis_reply_cb cb;
+    sg_redis_t *r;
+    sg_redis_reply_cb cb; /* NULL for PUBLISH */
     void *ud;
+    size_t bytes; /* its share of r->out.bytes */
 } cmd_rec_t;
 
 struct sg_redis {
@@ -44,6 +56,7 @@ struct sg_redis {
     char *host, *unix_path, *user, *pass, *where;
     int port, db;
     unsigned bmin, bmax;
+    unsigned connect_timeout; /* ms */
     sg_redis_log_cb log;
     void *log_ud;
     conn_t cmd, sub;
@@ -51,6 +64,14 @@ struct sg_redis {
     sg_redis_state_t state;
     int closing;
     int open_timers;
+    uint64_t reconnects, timeouts;
+    struct {
+        size_t limit;
+        size_t bytes, cmds; /* sent on the command connection, not yet answered */
+        int over;           /* dropping until bytes fall to limit / 2 */
+        uint64_t dropped;   /* since start */
+        uint64_t episode_dropped, episode_start;
+    } out;
 };
 
 __attribute__((format(printf, 3, 4))) static void rlog(sg_redis_t *r, int level, const char *fmt,
@@ -237,6 +258,9 @@ static void conn_lost(conn_t *c, const char *why)
     c->refused[0] = '\0';
     c->ac = NULL;
     c->state = CONN_IDLE;
+    /* hiredis has run every pending callback (NULL reply) before it reports
+     * the loss, and an attempt carries only our handshake commands. */
+    assert(c->is_sub || r->out.cmds == 0);
     if (r->closing)
         return;
     unsigned delay = r->bmin;
@@ -256,17 +280,41 @@ static void conn_lost(conn_t *c, const char *why)
     uv_timer_start(&c->timer, on_retry, delay, 0);
 }
 
+/* A context we abandoned (on_deadline) still reports its end while hiredis
+ * frees it: c->ac no longer points at it, and that end was already handled. */
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     conn_t *c = ac->data;
-    if (status != REDIS_OK)
+    if (status != REDIS_OK && c && c->ac == ac)
         conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     conn_t *c = ac->data;
-    conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+    if (c && c->ac == ac)
+        conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+/* The attempt is not ready in time: a connect that never completes (packets
+ * dropped), or a peer that accepted and never answers. Detach the context
+ * before freeing it, then retry like any other failure. */
+static void on_deadline(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    redisAsyncContext *ac = c->ac;
+    if (c->state != CONN_CONNECTING || !ac)
+        return;
+    sg_redis_t *r = c->r;
+    c->ac = NULL;
+    ac->data = NULL;
+    r->timeouts++;
+    /* Timer callbacks never run inside hiredis, so this frees now: pending
+     * handshake callbacks get NULL and return, the poll handle is closed. */
+    redisAsyncFree(ac);
+    char why[64];
+    snprintf(why, sizeof why, "not ready within %u ms", r->connect_timeout);
+    conn_lost(c, why);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
@@ -296,8 +344,12 @@ static void on_ping(redisAsyncContext *ac, void *reply, void *privdata)
         redisAsyncDisconnect(ac); /* conn_lost logs c->refused */
         return;
     }
+    uv_timer_stop(&c->timer); /* the attempt's deadline */
     c->state = CONN_READY;
     c->attempt = 0;
+    if (c->ever_ready)
+        c->r->reconnects++;
+    c->ever_ready = 1;
     rlog(c->r, 3, "redis %s: %s connection ready", c->r->where, c->name);
     if (c->is_sub) {
         sg_map_iter_t it = {0};
@@ -331,11 +383,18 @@ static void conn_start(conn_t *c)
         conn_lost(c, why);
         return;
     }
+    c->state = CONN_CONNECTING;
+    if (sg_redis__uv_attach(ac, r->loop) != 0) {
+        redisAsyncFree(ac); /* no hooks, no callbacks yet: just closes the socket */
+        conn_lost(c, "cannot watch the socket");
+        return;
+    }
     ac->data = c;
     c->ac = ac;
     c->refused[0] = '\0';
-    c->state = CONN_CONNECTING;
-    redisLibuvAttach(ac, r->loop);
+    uv_timer_start(&c->timer, on_deadline, r->connect_timeout, 0);
+    /* hiredis arms the write watch here: it learns the connect's outcome
+     * from the first write event (or, see redis_uv.c, the poll error). */
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     if (r->pass) {
@@ -377,6 +436,8 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
     }
     r->bmin = o->backoff_min_ms ? o->backoff_min_ms : 1;
     r->bmax = o->backoff_max_ms > r->bmin ? o->backoff_max_ms : r->bmin;
+    r->connect_timeout = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    r->out.limit = o->output_limit ? o->output_limit : DEFAULT_OUTPUT_LIMIT;
     r->log = o->log;
     r->log_ud = o->log_ud;
     r->subs = sg_map_new();
@@ -515,9 +576,73 @@ void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern)
     sg_free(s);
 }
 
+/* ---- commands and the output limit ---- */
+
+static size_t ndigits(size_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* What hiredis appends to its output buffer for argv (RESP: "*argc\r\n",
+ * then "$len\r\n" arg "\r\n" each): the bytes this command holds until
+ * Redis answers it. */
+static size_t resp_len(int argc, const size_t *lens)
+{
+    size_t n = 1 + ndigits((size_t)argc) + 2;
+    for (int i = 0; i < argc; i++)
+        n += 1 + ndigits(lens[i]) + 2 + lens[i] + 2;
+    return n;
+}
+
+/* 1 if a command of this size may go out now. An episode starts when one
+ * would pass the limit and lasts until half of it is answered, so a Redis
+ * that hovers at the limit gives two log lines, not two per message. With
+ * nothing in flight a command always goes: one larger than the limit must not
+ * be refused forever, and the bound is then limit + that command. */
+static int out_admit(sg_redis_t *r, size_t bytes)
+{
+    if (!r->out.over) {
+        if (r->out.cmds == 0 || r->out.bytes + bytes <= r->out.limit)
+            return 1;
+        r->out.over = 1;
+        r->out.episode_dropped = 0;
+        r->out.episode_start = uv_now(r->loop);
+        rlog(r, 1,
+             "redis %s: output to Redis over redisOutputLimit (%zu bytes pending): dropping "
+             "publishes until Redis catches up",
+             r->where, r->out.bytes);
+    }
+    r->out.dropped++;
+    r->out.episode_dropped++;
+    return 0;
+}
+
+static void out_settle(sg_redis_t *r)
+{
+    if (!r->out.over || r->out.bytes > r->out.limit / 2)
+        return;
+    r->out.over = 0;
+    rlog(r, 1,
+         "redis %s: output to Redis back under redisOutputLimit after %llu ms; %llu publishes "
+         "and commands dropped",
+         r->where, (unsigned long long)(uv_now(r->loop) - r->out.episode_start),
+         (unsigned long long)r->out.episode_dropped);
+}
+
+/* Runs exactly once per sent command: with the reply, or with NULL when
+ * hiredis frees the context (connection lost, sg_redis_free). */
 static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     cmd_rec_t *rec = privdata;
+    sg_redis_t *r = rec->r;
+    r->out.bytes -= rec->bytes;
+    r->out.cmds--;
+    out_settle(r); /* before cb, which may send again */
     if (rec->cb)
         rec->cb(rec->ud, reply);
     sg_free(rec);
@@ -528,13 +653,17 @@ int sg_redis_command(sg_redis_t *r, sg_redis_reply_cb cb, void *ud, int argc, co
 {
     if (!sg_redis_can_send(r))
         return SG_ESTATE;
+    size_t bytes = resp_len(argc, lens);
+    if (!out_admit(r, bytes))
+        return SG_EAGAIN;
     cmd_rec_t *rec = sg_malloc(sizeof(*rec));
-    rec->cb = cb;
-    rec->ud = ud;
+    *rec = (cmd_rec_t){r, cb, ud, bytes};
     if (redisAsyncCommandArgv(r->cmd.ac, on_cmd_reply, rec, argc, argv, lens) != REDIS_OK) {
         sg_free(rec);
         return SG_ESTATE;
     }
+    r->out.bytes += bytes;
+    r->out.cmds++;
     return 0;
 }
 
@@ -544,4 +673,16 @@ int sg_redis_publish(sg_redis_t *r, const char *channel, size_t chlen, const voi
     const char *argv[3] = {"PUBLISH", channel, data};
     size_t lens[3] = {7, chlen, len};
     return sg_redis_command(r, NULL, NULL, 3, argv, lens);
+}
+
+void sg_redis_stats(const sg_redis_t *r, sg_redis_stats_t *out)
+{
+    *out = (sg_redis_stats_t){
+        .pending_bytes = r->out.bytes,
+        .pending_cmds = r->out.cmds,
+        .dropped = r->out.dropped,
+        .reconnects = r->reconnects,
+        .timeouts = r->timeouts,
+        .over_limit = r->out.over,
+    };
 }

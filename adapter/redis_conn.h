@@ -14,11 +14,31 @@
  * hiredis 0.14's async API drops) can replace the current one without
  * touching them.
  *
+ * Each connection attempt (TCP connect, AUTH/SELECT, then the PING whose
+ * answer marks it ready) has connect_timeout_ms to get there; one that does
+ * not (packets dropped, a peer that accepts and never answers) is abandoned
+ * and retried with the same back-off, for as long as it takes. A refused
+ * connect fails the attempt at once (see redis_uv.h).
+ *
+ * Output limit: the bytes of commands sent on the command connection and not
+ * yet answered (the command as written on the wire, counted when it is
+ * queued, released when its reply arrives or the connection is lost) are
+ * bounded by output_limit, so a Redis that stops reading (paused, swapping,
+ * a full network path) costs at most that much memory here instead of
+ * hiredis' unbounded output buffer. Past the limit sg_redis_publish and
+ * sg_redis_command refuse with SG_EAGAIN (requests like PUBSUB NUMSUB grow the
+ * same buffer, so they are refused too). Refusals are counted; one warning
+ * is logged when an episode starts and one when it ends, which is when half
+ * of the limit has been answered. With nothing in flight one command is
+ * always accepted, whatever its size. The subscriber connection carries only
+ * (UN)SUBSCRIBE commands, a few per namespace, and is not counted.
+ *
  * Every function must be called on the loop's thread. */
 #ifndef SG_REDIS_CONN_H
 #define SG_REDIS_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
@@ -35,7 +55,7 @@ typedef struct sg_redis_opts {
     unsigned connect_timeout_ms; /* an attempt (connect + AUTH/SELECT/PING) not ready
                                     by then is abandoned and retried; 0 = 5000 */
     size_t output_limit;      /* bytes of commands sent and not yet answered past
-                                 which publishes are dropped; 0 = 32 MB */
+                                 which publishes and commands are refused; 0 = 32 MB */
     sg_redis_log_cb log;      /* may be NULL */
     void *log_ud;
 } sg_redis_opts_t;
@@ -76,15 +96,29 @@ void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_m
 void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern);
 
 /** Fire-and-forget PUBLISH. Returns 0 once queued, SG_ESTATE when the
- *  command connection is not ready (nothing is queued while it is down). */
+ *  command connection is not ready (nothing is queued while it is down),
+ *  SG_EAGAIN when it was dropped for the output limit (counted, see above). */
 int sg_redis_publish(sg_redis_t *r, const char *channel, size_t chlen, const void *data,
                      size_t len);
 
 /** reply is NULL when the connection was lost or closed before answering. */
 typedef void (*sg_redis_reply_cb)(void *ud, const redisReply *reply);
 /** Send a command; cb (may be NULL) runs exactly once, unless the call
- *  returns SG_ESTATE (command connection not ready; cb is not called). */
+ *  returns non-zero: SG_ESTATE (command connection not ready) or SG_EAGAIN
+ *  (refused for the output limit); cb is then not called. */
 int sg_redis_command(sg_redis_t *r, sg_redis_reply_cb cb, void *ud, int argc, const char **argv,
                      const size_t *lens);
+
+typedef struct sg_redis_stats {
+    size_t pending_bytes; /* command connection: sent, not yet answered (wire bytes) */
+    size_t pending_cmds;
+    uint64_t dropped;     /* publishes and commands refused for output_limit, since start */
+    uint64_t reconnects;  /* a connection ready again after a loss (each connection counts) */
+    uint64_t timeouts;    /* attempts abandoned after connect_timeout_ms */
+    int over_limit;       /* 1 while an output-limit episode lasts */
+} sg_redis_stats_t;
+
+/** Counters for metrics; cheap, no side effects. */
+void sg_redis_stats(const sg_redis_t *r, sg_redis_stats_t *out);
 
 #endif
