@@ -249,6 +249,14 @@ static int on_http(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const char 
     sg_buf_unref(pss->resp);
     sg_free(pss->cors);
     memset(pss, 0, sizeof(*pss));
+    /* Two Content-Length headers make the body length ambiguous (request
+     * smuggling behind a proxy): refuse, as Node's parser does. */
+    if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) {
+        pss->conn_close = 1;
+        sg_http_respond(wsi, 400, "text/plain; charset=utf-8", "Connection: close\r\n",
+                        "Bad Request", 11);
+        return -1;
+    }
     char conn[64];
     if (header(wsi, WSI_TOKEN_CONNECTION, conn, sizeof(conn)) >= 0) {
         for (char *c = conn; *c; c++)

@@ -146,6 +146,19 @@ struct sg_bcast {
 
 typedef struct sg_ackgroup sg_ackgroup_t;
 
+/* The listening socket (listen.c). */
+typedef struct sg_listener {
+    sg_server_t *srv;
+    int fd;                 /* listening socket, -1 when closed */
+    int reserve;            /* spare descriptor for accept-and-close when out of them */
+    int port;               /* actual port (port 0 picks one) */
+    uv_poll_t poll;
+    uv_timer_t pause;       /* accepting paused after running out of descriptors */
+    size_t conns;           /* client connections lws holds */
+    unsigned long long refused_fds, refused_full; /* in the current episode */
+    uint8_t on, closing, fd_episode, full_episode;
+} sg_listener_t;
+
 struct sg_server {
     sg_config_t cfg;
     uv_loop_t *loop;
@@ -154,8 +167,10 @@ struct sg_server {
     struct lws_context *ctx;      /* NULL once shutdown began */
     struct lws_context *ctx_live; /* NULLed by lws when the context is fully gone */
     struct lws_vhost *vhost;
+    sg_listener_t listener;
     struct lws_protocols protocols[2];
     sg_map_t *sessions;
+    unsigned long long full_refused; /* handshakes refused at maxSessions, this episode */
     sg_map_t *acks;           /* (socket, id) -> pending ack (acks.c) */
     sg_ackgroup_t *groups;    /* live broadcasts with acks (ackgroup.c) */
     sg_nsp_t *nsps;
@@ -189,6 +204,17 @@ struct sg_server {
 /* ---- loop.c ---- */
 void sg_server__finish_lws(sg_server_t *srv);
 
+/* ---- listen.c ---- */
+/** Derive maxConnections / maxSessions left at 0 from the fd limit. */
+void sg_listen__limits(sg_server_t *srv);
+/** Bind and listen (fails cleanly when the port is taken): 0 or SG_EIO. */
+int sg_listen__open(sg_server_t *srv);
+/** Start accepting into srv->vhost. */
+void sg_listen__start(sg_server_t *srv);
+/** lws created (1) or destroyed (0) a connection. */
+void sg_listen__note(sg_server_t *srv, int created);
+void sg_listen__close(sg_server_t *srv);
+
 /* ---- util.c ---- */
 uint64_t sg_now_ms(const sg_server_t *srv);
 void sg_random_id(char out[SG_ID_LEN + 1]);
@@ -196,6 +222,9 @@ void sg_random_id(char out[SG_ID_LEN + 1]);
 /* ---- session.c ---- */
 sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo);
 sg_session_t *sg_session_find(sg_server_t *srv, const char *sid, size_t len);
+/** 1 when maxSessions is reached (a handshake must be refused); logs once
+ *  when that starts and once when it ends. */
+int sg_session_full(sg_server_t *srv);
 /** Queue an Engine.IO packet (buffer reference taken). flags: SG_BCAST_*. */
 int sg_session_send(sg_session_t *s, sg_buf_t *pkt, unsigned flags);
 /** Hand queued packets to the transport (asks for a writeable callback). */

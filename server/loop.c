@@ -15,6 +15,7 @@ static int proto_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
                           void *in, size_t len)
 {
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
@@ -22,6 +23,18 @@ static int proto_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         return sg_ws_callback(wsi, reason, user, in, len);
+    case LWS_CALLBACK_WSI_CREATE:
+    case LWS_CALLBACK_WSI_DESTROY: {
+        struct lws_context *cx = lws_get_context(wsi);
+        sg_server_t *srv = cx ? lws_context_user(cx) : NULL;
+        if (srv)
+            sg_listen__note(srv, reason == LWS_CALLBACK_WSI_CREATE);
+        return 0;
+    }
+    case LWS_CALLBACK_RAW_ADOPT:
+        /* lws turns an HTTP CONNECT request into a raw socket; we are no
+         * proxy (Node closes such a request when nobody listens for it). */
+        return -1;
     case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_BODY:
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -101,6 +114,8 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
             uv_loop_close(&srv->own_loop);
         goto fail;
     }
+    srv->listener.fd = srv->listener.reserve = -1;
+    sg_listen__limits(srv);
     srv->sessions = sg_map_new();
     srv->acks = sg_map_new();
     srv->nsp_map = sg_map_new();
@@ -138,39 +153,11 @@ static void lws_log_to_ours(int level, const char *line)
     fprintf(stderr, "lws: %s", line);
 }
 
-/* lws 4.1 creates its context even when the listener cannot bind, and a
- * context torn down outside the loop unloads its event-lib plugin under
- * handles still closing. So find out first, with a plain bind. */
-static int probe_listen(sg_server_t *srv)
-{
-    struct addrinfo hints = {0}, *ai = NULL;
-    char port[16];
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    snprintf(port, sizeof(port), "%d", srv->cfg.port);
-    int rc = getaddrinfo(srv->cfg.host, port, &hints, &ai);
-    if (rc != 0) {
-        SG_ERR(srv, "cannot resolve host '%s': %s", srv->cfg.host, gai_strerror(rc));
-        return SG_EIO;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    rc = fd < 0 ? -1 : 0;
-    if (rc == 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (rc == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
-        rc = -1;
-    if (rc != 0)
-        SG_ERR(srv, "cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-    return rc == 0 ? 0 : SG_EIO;
-}
-
 int sg_server_start(sg_server_t *srv)
 {
-    if (probe_listen(srv) != 0)
+    /* Our own listening socket (listen.c): a taken port fails here, before
+     * lws exists, and accepting survives running out of descriptors. */
+    if (sg_listen__open(srv) != 0)
         return SG_EIO;
     struct lws_context_creation_info info;
     void *foreign[1] = {srv->loop};
@@ -185,8 +172,7 @@ int sg_server_start(sg_server_t *srv)
     /* Without this lws sends at most rx_buffer_size bytes per write. */
     srv->protocols[0].tx_packet_size = 1u << 20;
     info.protocols = srv->protocols;
-    info.port = srv->cfg.port;
-    info.iface = srv->cfg.host;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.user = srv;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -208,13 +194,14 @@ int sg_server_start(sg_server_t *srv)
     info.max_http_header_data = 8192;
     info.pt_serv_buf_size = 32768;
     srv->ctx = srv->ctx_live = lws_create_context(&info);
-    if (!srv->ctx) {
-        SG_ERR(srv, "cannot listen on %s:%d (lws context creation failed)", srv->cfg.host,
-               srv->cfg.port);
+    srv->vhost = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
+    if (!srv->vhost) {
+        SG_ERR(srv, "cannot start libwebsockets on %s:%d", srv->cfg.host, srv->cfg.port);
+        sg_listen__close(srv);
         return SG_EIO;
     }
-    srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
-    int port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : srv->cfg.port;
+    sg_listen__start(srv);
+    int port = srv->listener.port;
     srv->started = 1;
     SG_INFO(srv, "siogate listening on http://%s:%d%s (app %s, adapter %s)", srv->cfg.host, port,
             srv->cfg.path, srv->cfg.app, srv->cfg.adapter);
@@ -311,6 +298,7 @@ void sg_server_stop(sg_server_t *srv)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    sg_listen__close(srv);
     sg_map_iter_t it = {0};
     while (sg_map_next(srv->sessions, &it))
         sg_session_close(it.val, "server shutting down", 0);

@@ -69,10 +69,8 @@ int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss)
 
 static int handshake(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int echo)
 {
-    if (srv->cfg.max_sessions && sg_map_count(srv->sessions) >= srv->cfg.max_sessions) {
-        SG_WARN(srv, "refusing a session: maxSessions (%zu) reached", srv->cfg.max_sessions);
+    if (sg_session_full(srv))
         return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, "Server full", 11);
-    }
     sg_session_t *s = sg_session_new(srv, SG_TR_POLLING, echo);
     s->handshake = sg_handshake_capture(srv, wsi);
     sg_buf_t *open = sg_eio_encode_open(s->sid, srv->cfg.transport_websocket,

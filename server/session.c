@@ -37,6 +37,22 @@ sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
     return s;
 }
 
+int sg_session_full(sg_server_t *srv)
+{
+    size_t n = sg_map_count(srv->sessions);
+    if (n < srv->cfg.max_sessions) {
+        if (srv->full_refused) {
+            SG_WARN(srv, "below maxSessions again (%llu handshakes refused meanwhile)",
+                    srv->full_refused);
+            srv->full_refused = 0;
+        }
+        return 0;
+    }
+    if (!srv->full_refused++)
+        SG_WARN(srv, "maxSessions (%zu) reached: refusing new sessions", srv->cfg.max_sessions);
+    return 1;
+}
+
 sg_session_t *sg_session_find(sg_server_t *srv, const char *sid, size_t len)
 {
     return sg_map_get(srv->sessions, sid, len);

@@ -246,8 +246,13 @@ static void on_event(sg_socket_t *s, sg_sio_packet_t *pkt)
     json_t *name = json_array_get(pkt->data, 0);
     char numbuf[64];
     const char *event;
+    size_t len;
     if (json_is_string(name)) {
+        /* The whole name: "echo\u0000x" is not "echo" (a handler name has
+         * no NUL, so such an event only reaches the catch-all, which sees
+         * the name up to the NUL). */
         event = json_string_value(name);
+        len = json_string_length(name);
     } else {
         sg_sbuf_t sb;
         sg_sbuf_init(&sb);
@@ -257,8 +262,9 @@ static void on_event(sg_socket_t *s, sg_sio_packet_t *pkt)
         numbuf[l] = '\0';
         sg_sbuf_reset(&sb);
         event = numbuf;
+        len = l;
     }
-    sg_handler_t *h = sg_map_get(s->nsp->event_map, event, strlen(event));
+    sg_handler_t *h = sg_map_get(s->nsp->event_map, event, len);
     if (!h)
         h = s->nsp->any;
     if (!h)
@@ -583,7 +589,9 @@ json_t *sg_socket_data_json(sg_socket_t *s)
 void sg_socket__server_event(sg_nsp_t *nsp, const json_t *data, sg_buf_t *const *bins,
                              size_t nbins, sg_adapter_reply_t *reply)
 {
-    const char *event = json_string_value(json_array_get(data, 0));
+    const json_t *jname = json_array_get(data, 0);
+    const char *event = json_string_value(jname);
+    size_t elen = json_string_length(jname);
     sg_ack_t *ack = NULL;
     if (reply) {
         ack = sg_calloc(1, sizeof(*ack));
@@ -607,7 +615,7 @@ void sg_socket__server_event(sg_nsp_t *nsp, const json_t *data, sg_buf_t *const 
         ack->in_cb = 1;
     sg_ack_t *give = ack;
     for (sg_handler_t *h = nsp->server_events; h; h = h->next) {
-        if (strcmp(h->event, event) != 0)
+        if (strlen(h->event) != elen || memcmp(h->event, event, elen) != 0)
             continue;
         h->cb.ev(NULL, event, args, give, h->ud);
         give = NULL;

@@ -2,6 +2,7 @@
  * over WebSocket, the polling -> WebSocket upgrade probe, frames in and out. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -17,11 +18,24 @@ static int reject(struct lws *wsi, const char *msg)
     return -1;
 }
 
+/* siogate speaks HTTP/1.1 and WebSocket only: lws would answer an
+ * "Upgrade: h2c" with 101 and then talk HTTP/1.1 inside HTTP/2 frames. */
+static int on_confirm_upgrade(struct lws *wsi, const char *protocol)
+{
+    if (protocol && !strcasecmp(protocol, "websocket"))
+        return 0;
+    return reject(wsi, "Bad request");
+}
+
 static int on_filter(sg_server_t *srv, struct lws *wsi)
 {
-    char path[512], transport[16], sid[64], eio[8];
+    char path[512], transport[16], sid[64], eio[8], version[8];
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
         return reject(wsi, "Bad request");
+    /* RFC 6455 version 13 only (lws does not check), as the ws package. */
+    if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
+        strcmp(version, "13") != 0)
+        return reject(wsi, "Missing or invalid Sec-WebSocket-Version header");
     int main_path = !strncmp(path, srv->cfg.path, strlen(srv->cfg.path));
     int echo = !main_path && srv->eio_echo_path &&
                !strncmp(path, srv->eio_echo_path, strlen(srv->eio_echo_path));
@@ -38,7 +52,7 @@ static int on_filter(sg_server_t *srv, struct lws *wsi)
             return reject(wsi, "Session ID unknown");
         /* Already upgraded or upgrading: like Node, complete the handshake and
          * close at once (on_established), leaving the first WebSocket alone. */
-    } else if (srv->cfg.max_sessions && sg_map_count(srv->sessions) >= srv->cfg.max_sessions) {
+    } else if (sg_session_full(srv)) {
         return reject(wsi, "Server full");
     }
     return 0;
@@ -333,14 +347,33 @@ static void on_closed(struct lws *wsi, sg_pss_t *pss)
         sg_session_forget_wsi(s, wsi, "transport close");
 }
 
+/* lws echoes the peer's close code after replacing the reserved ones below
+ * 3000 with 1002; codes of 5000 and up are invalid too (RFC 6455 7.4.2). */
+static void check_close_code(void *in, size_t len)
+{
+    unsigned char *p = in;
+    if (len < 2)
+        return;
+    unsigned code = (unsigned)p[0] << 8 | p[1];
+    if (code >= 5000) {
+        p[0] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR >> 8);
+        p[1] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR & 0xff);
+    }
+}
+
 int sg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
     sg_server_t *srv = lws_context_user(lws_get_context(wsi));
     sg_pss_t *pss = user;
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return on_confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return on_filter(srv, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        check_close_code(in, len);
+        return 0;
     case LWS_CALLBACK_ESTABLISHED:
         on_established(srv, wsi, pss);
         return 0;
