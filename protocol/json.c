@@ -210,8 +210,10 @@ json_t *sg_json_map_placeholders(const json_t *v, json_t *(*fn)(long num, void *
         json_t *o = json_object();
         const char *k;
         json_t *e;
-        json_object_foreach((json_t *)v, k, e)
-            json_object_set_new(o, k, sg_json_map_placeholders(e, fn, ud));
+        size_t klen;
+        /* Keys are length-counted: one with a NUL byte is copied whole. */
+        json_object_keylen_foreach((json_t *)v, k, klen, e)
+            json_object_setn_new_nocheck(o, k, klen, sg_json_map_placeholders(e, fn, ud));
         return o;
     }
     return json_incref((json_t *)v);

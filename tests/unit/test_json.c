@@ -364,6 +364,18 @@ static void test_embedded_nul(void **state)
     /* The parse is bounded by len, not by a terminator. */
     assert_int_equal(sg_json_parse("[1]xyz", 3, &v), 0);
     json_decref(v);
+
+    /* Object keys with a NUL (msgpack from Redis can carry them; jansson's
+     * parser refuses them in JSON text) survive a copy whole. */
+    v = json_object();
+    json_object_setn_new(v, "a\0b", 3, json_integer(1));
+    json_object_set_new(v, "a", json_integer(2));
+    json_t *copy = sg_json_map_placeholders(v, NULL, NULL);
+    s = dump_str(copy, NULL, NULL, &len);
+    assert_string_equal(s, "{\"a\\u0000b\":1,\"a\":2}");
+    sg_free(s);
+    json_decref(copy);
+    json_decref(v);
 }
 
 static void test_escapes_all_controls(void **state)
