@@ -2,7 +2,7 @@
 'use strict';
 /*
  * The Node.js counterpart that tests/bench/run measures next to siogate: a
- * plain socket.io 4.8 server with the chat app's three benchmark handlers and
+ * plain socket.io 4.8 server with the testkit app's three benchmark handlers and
  * socket.io's defaults (websocket clients connect straight to
  * /socket.io/?EIO=4&transport=websocket).
  *
