@@ -3,6 +3,11 @@
 // ($SG_BIN) or, with SG_REF=1, the Node reference server (ref-server.js).
 // Every started process is killed (SIGTERM, then SIGKILL) by stop(), and its
 // stderr is printed when the test file fails or the process dies early.
+//
+// With SG_VALGRIND=1 (ignored with SG_REF) the binary runs under valgrind's
+// memcheck: any invalid read/write, use of uninitialised memory, bad free or
+// definite leak makes valgrind exit with code 99, so stop() throws. The report
+// goes to the server's stderr, i.e. into the output printed on failure.
 
 const { spawn } = require('node:child_process');
 const net = require('node:net');
@@ -10,9 +15,35 @@ const path = require('node:path');
 const fs = require('node:fs');
 
 const HOST = '127.0.0.1';
-const READY_TIMEOUT_MS = Number(process.env.SG_READY_TIMEOUT_MS || 20000);
 const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
 const useRef = process.env.SG_REF === '1';
+const useValgrind = !useRef && process.env.SG_VALGRIND === '1';
+// valgrind starts slowly and runs the server 10-50x slower, shutdown included
+const READY_TIMEOUT_MS = Number(process.env.SG_READY_TIMEOUT_MS || (useValgrind ? 60000 : 20000));
+// time between SIGTERM and SIGKILL in stop()
+const KILL_GRACE_MS = useValgrind ? 30000 : 4000;
+// exit code of valgrind when it found an error (--error-exitcode)
+const VALGRIND_ERROR_EXIT = 99;
+
+function valgrindArgs() {
+  const src = process.env.SG_SOURCE_DIR || path.join(__dirname, '..', '..', '..');
+  const supp = path.join(src, 'tests', 'valgrind', 'siogate.supp');
+  const args = [
+    '--tool=memcheck',
+    `--error-exitcode=${VALGRIND_ERROR_EXIT}`,
+    // leaks: only definite ones are errors; siogate frees everything it owns
+    // at exit, the libraries may keep still-reachable blocks
+    '--leak-check=full',
+    '--show-leak-kinds=definite',
+    '--errors-for-leak-kinds=definite',
+    '--track-origins=yes',
+    '--num-callers=40',
+    `--suppressions=${supp}`,
+  ];
+  // extra options, space-separated, e.g. SG_VALGRIND_OPTS=--gen-suppressions=all
+  if (process.env.SG_VALGRIND_OPTS) args.push(...process.env.SG_VALGRIND_OPTS.split(/\s+/).filter(Boolean));
+  return args;
+}
 
 const started = [];
 
@@ -36,8 +67,11 @@ function command(port, app, settings, wrap) {
   if (!bin) throw new Error('SG_BIN is not set (path to the siogate binary); set SG_REF=1 to use the Node reference server');
   if (!fs.existsSync(bin)) throw new Error(`SG_BIN=${bin} does not exist`);
   // A wrapper command (e.g. prlimit) runs the binary with the same arguments.
-  if (wrap && wrap.length) return { file: wrap[0], args: [...wrap.slice(1), bin, ...args] };
-  return { file: bin, args };
+  // With valgrind the order is: wrapper, valgrind, binary (the wrapper's
+  // limits then apply to valgrind and the binary it runs; valgrind keeps 10
+  // descriptors of RLIMIT_NOFILE for itself).
+  const cmd = [...(wrap || []), ...(useValgrind ? ['valgrind', ...valgrindArgs()] : []), bin, ...args];
+  return { file: cmd[0], args: cmd.slice(1) };
 }
 
 async function startOnce(app, settings, wrap) {
@@ -97,7 +131,8 @@ function makeHandle(entry, port) {
       // siogate must survive the whole file and exit 0 on SIGTERM: a crash,
       // a sanitizer report or a leak found at exit makes the file fail.
       if (!process.env.SG_REF && (diedEarly || code !== 0 || signal)) {
-        throw new Error(`siogate did not exit cleanly (code=${code} signal=${signal}${diedEarly ? ', died before stop' : ''})\n--- server output ---\n${entry.log.join('')}`);
+        const vg = useValgrind && code === VALGRIND_ERROR_EXIT ? ': valgrind found memory errors, see its report (==pid== lines)' : '';
+        throw new Error(`siogate did not exit cleanly (code=${code} signal=${signal}${diedEarly ? ', died before stop' : ''})${vg}\n--- server output ---\n${entry.log.join('')}`);
       }
     },
   };
@@ -112,7 +147,7 @@ function kill(entry) {
   return new Promise((resolve) => {
     const t = setTimeout(() => {
       try { child.kill('SIGKILL'); } catch {}
-    }, 4000);
+    }, KILL_GRACE_MS);
     child.once('exit', (code, signal) => {
       clearTimeout(t);
       resolve({ code, signal });
@@ -158,4 +193,4 @@ process.on('exit', (code) => {
   }
 });
 
-module.exports = { startServer, freePort, HOST, useRef };
+module.exports = { startServer, freePort, HOST, useRef, useValgrind };
