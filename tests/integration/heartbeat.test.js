@@ -95,9 +95,11 @@ describe(`heartbeat pingInterval=${PING_INTERVAL} pingTimeout=${PING_TIMEOUT}`, 
   });
 
   test('connectTimeout: a session that joins no namespace is closed', async () => {
+    // The clock starts before the connection: the server's starts later, so
+    // a slow machine can only make the measured time longer, never shorter.
+    const t0 = Date.now();
     const ws = new RawWS(wsUrl(srv.url));
     await ws.next(); // open packet; then never send a CONNECT, but answer pings
-    const t0 = Date.now();
     ws.until(() => false, 20000).catch(() => {});
     await ws.waitClose(10000);
     assert.ok(Date.now() - t0 >= 400, `closed after ${Date.now() - t0} ms, connectTimeout is 500`);
