@@ -275,12 +275,69 @@ fail:
     return rc;
 }
 
+/* Bins are numbered as they are read, in the map's own order. Two things
+ * break the placeholder numbering the rest of siogate relies on (in order of
+ * appearance, every attachment referenced): a duplicate map key drops a
+ * value that may hold a bin, and JavaScript enumerates index-like keys ("1")
+ * first, so the writer (and any other node) numbers them differently. So
+ * number them once more in the order the writer meets them, keeping only
+ * the referenced bins. */
+typedef struct {
+    sg_buf_t **old;
+    size_t base, nold;
+    sg_buf_t **keep;
+    size_t nkeep;
+} sg_jmp_renum_t;
+
+static void sg_jmp_renum_value(sg_jmp_renum_t *r, json_t *v);
+
+static void sg_jmp_renum_member(const char *k, size_t klen, json_t *v, void *ud)
+{
+    sg_jmp_renum_value(ud, v);
+}
+
+static void sg_jmp_renum_value(sg_jmp_renum_t *r, json_t *v)
+{
+    long num;
+    if (sg_json_is_placeholder(v, &num)) {
+        if (num >= (long)r->base && (size_t)num - r->base < r->nold &&
+            r->old[num - (long)r->base]) {
+            r->keep[r->nkeep] = r->old[num - (long)r->base];
+            r->old[num - (long)r->base] = NULL; /* each bin is referenced once */
+            json_object_set_new(v, "num", json_integer((json_int_t)(r->base + r->nkeep++)));
+        }
+        return;
+    }
+    if (json_is_object(v))
+        sg_json_object_foreach_js(v, sg_jmp_renum_member, r);
+    else if (json_is_array(v))
+        for (size_t i = 0; i < json_array_size(v); i++)
+            sg_jmp_renum_value(r, json_array_get(v, i));
+}
+
+static void sg_jmp_renumber(json_t *v, sg_buf_t **bins, size_t base, size_t *nbins)
+{
+    sg_jmp_renum_t r = {NULL, base, *nbins - base, NULL, 0};
+    if (r.nold == 0)
+        return;
+    r.old = sg_malloc(r.nold * sizeof(*r.old));
+    memcpy(r.old, bins + base, r.nold * sizeof(*r.old));
+    r.keep = bins + base; /* rewritten in place, never ahead of the walk */
+    sg_jmp_renum_value(&r, v);
+    for (size_t i = 0; i < r.nold; i++)
+        sg_buf_unref(r.old[i]); /* orphans: their value was overwritten */
+    sg_free(r.old);
+    *nbins = base + r.nkeep;
+}
+
 int sg_jmp_unpack(const msgpack_object *o, size_t max_depth, json_t **out, sg_buf_t ***bins,
                   size_t *nbins)
 {
     sg_jmp_unpack_ctx_t ctx = {max_depth ? max_depth : SG_JMP_DEFAULT_DEPTH, bins, nbins};
     size_t nbins0 = *nbins;
     int rc = sg_jmp_conv(&ctx, o, 0, out);
+    if (rc == 0)
+        sg_jmp_renumber(*out, *bins, nbins0, nbins);
     if (rc) {
         /* Leave the caller's attachment list as it was. */
         for (size_t i = nbins0; i < *nbins; i++)

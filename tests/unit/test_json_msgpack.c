@@ -371,6 +371,42 @@ static void test_unpack_failure_keeps_bins(void **state)
     sg_free(bins);
 }
 
+/* Placeholders come out numbered in the order a writer meets them
+ * (JavaScript key order: index keys first), and a bin whose value a
+ * duplicate key replaced is dropped, not left unreferenced. */
+static void test_unpack_numbering(void **state)
+{
+    (void)state;
+    sg_buf_t **bins = NULL;
+    size_t nbins = 0;
+    json_t *v;
+    /* {"b": bin "x", "1": bin "y"}: "1" is enumerated first */
+    static const char order[] = "\x82\xa1\x62\xc4\x01x\xa1\x31\xc4\x01y";
+    assert_int_equal(sg_jmp_unpack_bytes(order, sizeof(order) - 1, 0, &v, &bins, &nbins), 0);
+    assert_int_equal(nbins, 2);
+    char *s = dump(v);
+    assert_string_equal(s, "{\"1\":{\"_placeholder\":true,\"num\":0},"
+                           "\"b\":{\"_placeholder\":true,\"num\":1}}");
+    sg_free(s);
+    assert_memory_equal(bins[0]->data, "y", 1);
+    assert_memory_equal(bins[1]->data, "x", 1);
+    json_decref(v);
+    for (size_t i = 0; i < nbins; i++)
+        sg_buf_unref(bins[i]);
+    sg_free(bins);
+    bins = NULL;
+    nbins = 0;
+    /* {"a": bin, "a": 0}: the bin is gone with its value */
+    static const char dup[] = "\x82\xa1\x61\xc4\x00\xa1\x61\x00";
+    assert_int_equal(sg_jmp_unpack_bytes(dup, sizeof(dup) - 1, 0, &v, &bins, &nbins), 0);
+    assert_int_equal(nbins, 0);
+    s = dump(v);
+    assert_string_equal(s, "{\"a\":0}");
+    sg_free(s);
+    json_decref(v);
+    sg_free(bins);
+}
+
 static void test_check(void **state)
 {
     (void)state;
@@ -394,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_unpack),
         cmocka_unit_test(test_unpack_depth),
         cmocka_unit_test(test_unpack_failure_keeps_bins),
+        cmocka_unit_test(test_unpack_numbering),
         cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
