@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <msgpack.h>
 
@@ -43,16 +42,7 @@ void sg_rp__log(const sg_rp_t *rp, int level, const char *fmt, ...)
 
 void sg_rp__random_id(char out[SG_RP_ID_LEN + 1])
 {
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char rnd[SG_RP_ID_LEN];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-        for (size_t i = 0; i < sizeof rnd; i++)
-            rnd[i] = (unsigned char)(uv_hrtime() >> (i * 3));
-    }
-    for (size_t i = 0; i < SG_RP_ID_LEN; i++)
-        out[i] = abc[rnd[i] % 64];
-    out[SG_RP_ID_LEN] = '\0';
+    sg_random_id(out, SG_RP_ID_LEN);
 }
 
 static char *strcat3(const char *a, const char *b, const char *c)

@@ -152,3 +152,45 @@ sg_buf_t *sg_eio_encode_open(const char *sid, int upgrades_websocket, unsigned p
     sg_sbuf_putc(&sb, '}');
     return sg_sbuf_finish(&sb);
 }
+
+/* ---- versions --------------------------------------------------------- */
+
+static void sg_eio_v4_payload_add(sg_sbuf_t *sb, const sg_buf_t *pkt)
+{
+    if (pkt->flags & SG_BUF_BINARY)
+        sg_eio_payload_add_binary(sb, pkt->data, pkt->len);
+    else
+        sg_eio_payload_add_encoded(sb, pkt->data, pkt->len);
+}
+
+const sg_eio_version_t sg_eio_v4 = {
+    .version = 4,
+    .server_pings = 1,
+    .open_packet = sg_eio_encode_open,
+    .decode_payload = sg_eio_decode_payload,
+    .payload_add = sg_eio_v4_payload_add,
+};
+
+static const sg_eio_version_t *const sg_eio_versions[] = {&sg_eio_v4};
+
+const sg_eio_version_t *sg_eio_version_get(unsigned v)
+{
+    for (size_t i = 0; i < sizeof(sg_eio_versions) / sizeof(sg_eio_versions[0]); i++)
+        if (sg_eio_versions[i]->version == v)
+            return sg_eio_versions[i];
+    return NULL;
+}
+
+const sg_eio_version_t *sg_eio_version_find(const char *eio, size_t len)
+{
+    /* Digits only, no sign, no leading zero: "4" and nothing else names v4. */
+    unsigned v = 0;
+    if (len == 0 || len > 2 || (eio[0] == '0' && len > 1))
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (eio[i] < '0' || eio[i] > '9')
+            return NULL;
+        v = v * 10 + (unsigned)(eio[i] - '0');
+    }
+    return sg_eio_version_get(v);
+}

@@ -65,4 +65,28 @@ sg_buf_t *sg_eio_encode_text(sg_eio_type_t type, const void *data, size_t len);
 sg_buf_t *sg_eio_encode_open(const char *sid, int upgrades_websocket, unsigned ping_interval,
                              unsigned ping_timeout, size_t max_payload);
 
+/** What differs between Engine.IO protocol versions (the EIO query
+ *  parameter): the server reaches these through the session's version, so a
+ *  new version (v3) is one more instance, not edits across the server. */
+typedef struct sg_eio_version {
+    unsigned version;     /* the EIO query value it answers to */
+    unsigned server_pings; /* 1: the server sends pings, the client answers (v4) */
+    /** The handshake's open packet (type digit included). */
+    sg_buf_t *(*open_packet)(const char *sid, int upgrades_websocket, unsigned ping_interval,
+                             unsigned ping_timeout, size_t max_payload);
+    /** Decode a polling POST body (see sg_eio_decode_payload). */
+    int (*decode_payload)(const void *body, size_t len, size_t max_packets, sg_eio_packet_cb cb,
+                          void *ud);
+    /** Append one queued packet (text with its type digit, or binary when
+     *  SG_BUF_BINARY is set) to a polling GET response body. */
+    void (*payload_add)(sg_sbuf_t *sb, const sg_buf_t *pkt);
+} sg_eio_version_t;
+
+extern const sg_eio_version_t sg_eio_v4;
+
+/** The version an EIO query value names ("4"), or NULL when unsupported. */
+const sg_eio_version_t *sg_eio_version_find(const char *eio, size_t len);
+/** The version numbered v (as stored by a session), or NULL. */
+const sg_eio_version_t *sg_eio_version_get(unsigned v);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 const char *sg_strerror(int err)
 {
@@ -69,4 +70,21 @@ char *sg_strndup(const char *s, size_t n)
 void sg_free(void *p)
 {
     free(p);
+}
+
+void sg_random_id(char *out, size_t n)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char rnd[64];
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < sizeof(rnd) ? n - done : sizeof(rnd);
+        ssize_t got = getrandom(rnd, want, 0);
+        if (got <= 0)
+            continue; /* EINTR; the kernel pool never runs dry once seeded */
+        for (ssize_t i = 0; i < got; i++)
+            out[done++] = alphabet[rnd[i] & 63];
+    }
+    out[n] = '\0';
 }

@@ -32,4 +32,8 @@ char *sg_strdup(const char *s);
 char *sg_strndup(const char *s, size_t n);
 void sg_free(void *p);
 
+/** n random characters of [A-Za-z0-9_-] (URL-safe base64, as Node's base64id
+ *  and uid2 draw ids) from the kernel's CSPRNG, then a NUL: out holds n + 1. */
+void sg_random_id(char *out, size_t n);
+
 #endif

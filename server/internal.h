@@ -217,7 +217,6 @@ void sg_listen__close(sg_server_t *srv);
 
 /* ---- util.c ---- */
 uint64_t sg_now_ms(const sg_server_t *srv);
-void sg_random_id(char out[SG_ID_LEN + 1]);
 
 /* ---- session.c ---- */
 sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo);

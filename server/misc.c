@@ -2,7 +2,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "internal.h"
@@ -45,21 +44,4 @@ void sg_server_log(const sg_server_t *srv, sg_log_level_t lvl, const char *fmt, 
 uint64_t sg_now_ms(const sg_server_t *srv)
 {
     return uv_now(srv->loop);
-}
-
-/* Socket.IO ids are 20 URL-safe base64 characters, like Node's base64id. */
-void sg_random_id(char out[SG_ID_LEN + 1])
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char rnd[SG_ID_LEN];
-    size_t got = 0;
-    while (got < sizeof(rnd)) {
-        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-        if (n > 0)
-            got += (size_t)n;
-    }
-    for (int i = 0; i < SG_ID_LEN; i++)
-        out[i] = alphabet[rnd[i] & 63];
-    out[SG_ID_LEN] = '\0';
 }

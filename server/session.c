@@ -20,7 +20,7 @@ sg_session_t *sg_session_new(sg_server_t *srv, sg_transport_t tr, int echo)
 {
     sg_session_t *s = sg_calloc(1, sizeof(*s));
     do {
-        sg_random_id(s->sid);
+        sg_random_id(s->sid, SG_ID_LEN);
     } while (sg_map_get(srv->sessions, s->sid, SG_ID_LEN));
     s->srv = srv;
     s->transport = tr;

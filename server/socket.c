@@ -223,7 +223,7 @@ static void nsp_connect(sg_session_t *sess, sg_sio_packet_t *pkt)
         return;
     }
     sg_socket_t *s = sg_calloc(1, sizeof(*s));
-    sg_random_id(s->id);
+    sg_random_id(s->id, SG_ID_LEN);
     s->a.id = s->id;
     s->a.id_len = SG_ID_LEN;
     s->refs = 1;
