@@ -1,7 +1,7 @@
 /* adapter.c - room index and local delivery shared by every backend. */
 #include <string.h>
 
-#include "adapter.h"
+#include "backend.h"
 #include "map.h"
 #include "util.h"
 
@@ -46,6 +46,8 @@ struct sg_adapter {
 sg_adapter_t *sg_adapter_new(const sg_adapter_ops_t *ops, const char *nsp,
                              const sg_adapter_host_t *host, void *host_ud)
 {
+    if (!ops || ops->abi != SG_ADAPTER_ABI)
+        return NULL;
     sg_adapter_t *a = sg_calloc(1, sizeof(*a));
     a->ops = ops;
     a->nsp = sg_strdup(nsp);
@@ -91,9 +93,9 @@ void sg_adapter_close(sg_adapter_t *a)
     a->backend = NULL;
 }
 
-const sg_adapter_ops_t *sg_adapter_ops(const sg_adapter_t *a)
+int sg_adapter_clustered(const sg_adapter_t *a)
 {
-    return a->ops;
+    return a->ops != &sg_adapter_memory_ops;
 }
 
 const sg_adapter_env_t *sg_adapter_env(const sg_adapter_t *a)
@@ -477,22 +479,26 @@ static void rooms_one(sg_asock_t *s, void *ud)
     }
 }
 
-void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
-                            size_t n)
+/* Is there a remote part for an operation with these options? */
+static int remote(const sg_adapter_t *a, const sg_bcast_opts_t *opts, const void *op)
+{
+    return op && !(opts && (opts->flags & SG_BCAST_LOCAL));
+}
+
+int sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                           size_t n)
 {
     rooms_ctx_t c = {a, rooms, n, 1};
     sg_adapter_select(a, opts, rooms_one, &c);
-    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->add_sockets)
-        a->ops->add_sockets(a, opts, rooms, n);
+    return remote(a, opts, a->ops->add_sockets) ? a->ops->add_sockets(a, opts, rooms, n) : 0;
 }
 
-void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
-                            size_t n)
+int sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                           size_t n)
 {
     rooms_ctx_t c = {a, rooms, n, 0};
     sg_adapter_select(a, opts, rooms_one, &c);
-    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->del_sockets)
-        a->ops->del_sockets(a, opts, rooms, n);
+    return remote(a, opts, a->ops->del_sockets) ? a->ops->del_sockets(a, opts, rooms, n) : 0;
 }
 
 typedef struct {
@@ -506,10 +512,63 @@ static void disc_one(sg_asock_t *s, void *ud)
     c->a->host->disconnect(s, c->close, c->a->host_ud);
 }
 
-void sg_adapter_disconnect_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close)
+int sg_adapter_disconnect_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close)
 {
     disc_ctx_t c = {a, close};
     sg_adapter_select(a, opts, disc_one, &c);
-    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->disconnect_sockets)
-        a->ops->disconnect_sockets(a, opts, close);
+    return remote(a, opts, a->ops->disconnect_sockets)
+               ? a->ops->disconnect_sockets(a, opts, close)
+               : 0;
+}
+
+/* ---- requests to the other nodes ---- */
+
+/* Single node: the answer is "no other node", at once. */
+static int none(sg_adapter_result_cb cb, void *ud)
+{
+    if (cb) {
+        json_t *empty = json_array();
+        cb(ud, 0, NULL, empty);
+        json_decref(empty);
+    }
+    return 0;
+}
+
+int sg_adapter_fetch_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
+                             sg_adapter_result_cb cb, void *ud)
+{
+    if (!remote(a, opts, a->ops->fetch_sockets))
+        return none(cb, ud);
+    return a->ops->fetch_sockets(a, opts, cb, ud);
+}
+
+int sg_adapter_all_rooms_remote(sg_adapter_t *a, sg_adapter_result_cb cb, void *ud)
+{
+    if (!a->ops->all_rooms)
+        return none(cb, ud);
+    return a->ops->all_rooms(a, cb, ud);
+}
+
+int sg_adapter_server_side_emit(sg_adapter_t *a, const json_t *data, sg_buf_t *const *bins,
+                                size_t nbins, sg_adapter_result_cb cb, void *ud)
+{
+    if (!a->ops->server_side_emit)
+        return none(cb, ud);
+    return a->ops->server_side_emit(a, data, bins, nbins, cb, ud);
+}
+
+int sg_adapter_broadcast_ack(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                             const sg_bcast_opts_t *opts, unsigned timeout_ms,
+                             const sg_adapter_ack_sink_t *sink, void *ud, void **handle)
+{
+    *handle = NULL;
+    if (!remote(a, opts, a->ops->broadcast_ack))
+        return 0;
+    return a->ops->broadcast_ack(a, pkt, opts, timeout_ms, sink, ud, handle) == 0 ? 0 : SG_EIO;
+}
+
+void sg_adapter_cancel(sg_adapter_t *a, void *handle)
+{
+    if (handle && a->ops->cancel)
+        a->ops->cancel(a, handle);
 }

@@ -3,10 +3,12 @@
  *
  * One sg_adapter_t exists per namespace. The shared code here owns the room
  * index (room -> sockets, socket -> rooms) and local delivery, so every
- * backend gets identical room semantics; a backend (const sg_adapter_ops_t)
- * only carries operations to other nodes. The server embeds an sg_asock_t in
- * each of its sockets and receives deliveries through sg_adapter_host_t, so
- * this module never depends on the server.
+ * backend gets identical room semantics; a backend (backend.h, reached only
+ * through the functions below) only carries operations to other nodes, and
+ * the rules for "no backend" live here, once. The server embeds an
+ * sg_asock_t in each of its sockets and receives deliveries through
+ * sg_adapter_host_t, so this module never depends on the server. Adapters
+ * are created by the registry (registry.h).
  *
  * A socket is always in the room named by its own id; that room is implicit
  * (resolved through the id index) so it costs no memory. */
@@ -62,18 +64,6 @@ typedef struct sg_adapter_host {
     void (*disconnect)(sg_asock_t *s, int close, void *ud);
 } sg_adapter_host_t;
 
-/** Where a cluster backend finds its connection and settings; given to
- *  sg_adapter_open and borrowed for the adapter's life. */
-typedef struct sg_adapter_env {
-    struct uv_loop_s *loop;
-    struct sg_redis *redis;          /* shared Redis connections (redis_conn.h) */
-    const char *key;                 /* channel prefix, "socket.io" */
-    unsigned requests_timeout;       /* ms, for fetch / allRooms / serverSideEmit */
-    int specific_response_channel;   /* publishOnSpecificResponseChannel */
-    void (*log)(void *ud, int level, const char *msg); /* 0 error .. 3 debug */
-    void *log_ud;
-} sg_adapter_env_t;
-
 /** An answer path back to another node, implemented by the backend. */
 typedef struct sg_adapter_reply sg_adapter_reply_t;
 struct sg_adapter_reply {
@@ -114,64 +104,14 @@ typedef struct sg_adapter_ack_sink {
     void (*gone)(void *ud);              /* backend forgot the request: no more calls */
 } sg_adapter_ack_sink_t;
 
-/** A backend. Every function pointer may be NULL: the operation is then
- *  local only (single node). Request functions return 0 (cb runs later,
- *  exactly once) or an error (cb never runs). */
-typedef struct sg_adapter_ops {
-    unsigned abi; /* SG_ADAPTER_ABI */
-    const char *name;
-    int (*open)(sg_adapter_t *a);
-    void (*close)(sg_adapter_t *a);
-    /** Forward a broadcast to the other nodes (after local delivery). */
-    int (*broadcast)(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts);
-    /** Forward socketsJoin / socketsLeave / disconnectSockets. */
-    int (*add_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
-                       size_t n);
-    int (*del_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
-                       size_t n);
-    int (*disconnect_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close);
-    /** Requests answered by the other nodes (local results are the caller's). */
-    int (*fetch_sockets)(sg_adapter_t *a, const sg_bcast_opts_t *opts, sg_adapter_result_cb cb,
-                         void *ud);
-    int (*all_rooms)(sg_adapter_t *a, sg_adapter_result_cb cb, void *ud);
-    /** data = [event, ...args]; cb NULL: no ack wanted (returns at once). */
-    int (*server_side_emit)(sg_adapter_t *a, const json_t *data, sg_buf_t *const *bins,
-                            size_t nbins, sg_adapter_result_cb cb, void *ud);
-    /** Forward a broadcast with acks; *handle identifies it for cancel. */
-    int (*broadcast_ack)(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts,
-                         unsigned timeout_ms, const sg_adapter_ack_sink_t *sink, void *ud,
-                         void **handle);
-    /** Forget a broadcast_ack request (no sink call follows, not even gone). */
-    void (*cancel)(sg_adapter_t *a, void *handle);
-} sg_adapter_ops_t;
-
-#define SG_ADAPTER_ABI 2u
-
-/** The in-memory backend (single node; the default). */
-extern const sg_adapter_ops_t sg_adapter_memory_ops;
-/** Classic Redis Pub/Sub, wire-compatible with @socket.io/redis-adapter 8.3
- *  createAdapter() and @socket.io/redis-emitter 5 (needs env->redis). */
-extern const sg_adapter_ops_t sg_adapter_redis_ops;
-
-/** Create the adapter of namespace nsp. ops and host must outlive it. */
-sg_adapter_t *sg_adapter_new(const sg_adapter_ops_t *ops, const char *nsp,
-                             const sg_adapter_host_t *host, void *host_ud);
 /** Free the room index (sockets must have been removed). NULL is a no-op. */
 void sg_adapter_free(sg_adapter_t *a);
 const char *sg_adapter_nsp(const sg_adapter_t *a);
-/** Start the backend (ops->open) with env (borrowed). 0 or its error. */
-int sg_adapter_open(sg_adapter_t *a, const sg_adapter_env_t *env,
-                    const sg_adapter_chost_t *chost);
-/** Stop the backend (ops->close); the adapter then works single-node. Must
- *  run while the loop still runs (backends close uv handles). */
+/** Stop the backend; the adapter then works single-node. Must run while
+ *  the loop still runs (backends close uv handles). */
 void sg_adapter_close(sg_adapter_t *a);
-const sg_adapter_ops_t *sg_adapter_ops(const sg_adapter_t *a);
-const sg_adapter_env_t *sg_adapter_env(const sg_adapter_t *a);
-const sg_adapter_chost_t *sg_adapter_chost(const sg_adapter_t *a);
-void *sg_adapter_host_ud(const sg_adapter_t *a);
-/** Backend-private state. */
-void *sg_adapter_backend(const sg_adapter_t *a);
-void sg_adapter_set_backend(sg_adapter_t *a, void *state);
+/** 1 when a backend carries operations to other nodes. */
+int sg_adapter_clustered(const sg_adapter_t *a);
 
 /** Register / unregister a local socket (remove also leaves every room). */
 void sg_adapter_add_socket(sg_adapter_t *a, sg_asock_t *s);
@@ -210,11 +150,34 @@ size_t sg_adapter_select(sg_adapter_t *a, const sg_bcast_opts_t *opts,
 int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts);
 
 /** socketsJoin / socketsLeave / disconnectSockets on matching sockets, local
- *  then remote (unless SG_BCAST_LOCAL). */
-void sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
-                            size_t n);
-void sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
-                            size_t n);
-void sg_adapter_disconnect_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close);
+ *  then remote (unless SG_BCAST_LOCAL). Return 0, or the backend's error
+ *  for the remote part (the local part is done either way). */
+int sg_adapter_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                           size_t n);
+int sg_adapter_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
+                           size_t n);
+int sg_adapter_disconnect_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close);
+
+/* Requests answered by the other nodes. Single-node (no backend, or
+ * SG_BCAST_LOCAL in opts), each answers at once: cb runs before the call
+ * returns, with no remote results. Otherwise 0 means cb runs later, exactly
+ * once; an error (SG_EIO: cluster unreachable) means it never runs. */
+
+/** fetchSockets: the RemoteSockets of the other nodes matching opts. */
+int sg_adapter_fetch_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts,
+                             sg_adapter_result_cb cb, void *ud);
+/** allRooms: the rooms of the other nodes. */
+int sg_adapter_all_rooms_remote(sg_adapter_t *a, sg_adapter_result_cb cb, void *ud);
+/** serverSideEmit: data = [event, ...args]; cb NULL: no ack wanted. */
+int sg_adapter_server_side_emit(sg_adapter_t *a, const json_t *data, sg_buf_t *const *bins,
+                                size_t nbins, sg_adapter_result_cb cb, void *ud);
+/** The remote part of a broadcast with acks: *handle is NULL when there is
+ *  none (single node, or local), else the request to cancel once done.
+ *  Returns 0, or SG_EIO when it could not be sent. */
+int sg_adapter_broadcast_ack(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                             const sg_bcast_opts_t *opts, unsigned timeout_ms,
+                             const sg_adapter_ack_sink_t *sink, void *ud, void **handle);
+/** Forget a remote broadcast-with-acks request (no sink call follows). */
+void sg_adapter_cancel(sg_adapter_t *a, void *handle);
 
 #endif

@@ -3,7 +3,7 @@
 #ifndef SG_REDIS_PUBSUB_INTERNAL_H
 #define SG_REDIS_PUBSUB_INTERNAL_H
 
-#include "adapter.h"
+#include "backend.h"
 #include "map.h"
 #include "redis_conn.h"
 

@@ -6,7 +6,8 @@
  * answer each one (SG_ESTATE) instead of leaving its deadline behind. */
 #include <stddef.h>
 
-#include "internal.h"
+#include "sio_internal.h"
+#include "util.h"
 
 struct sg_ackgroup {
     unsigned refs;
@@ -53,9 +54,7 @@ static void group_finish(ack_group_t *g, int err)
     if (g->next)
         g->next->prev = g->prev;
     if (g->handle) {
-        const sg_adapter_ops_t *ops = sg_adapter_ops(g->adapter);
-        if (ops->cancel)
-            ops->cancel(g->adapter, g->handle);
+        sg_adapter_cancel(g->adapter, g->handle);
         g->handle = NULL;
         g->refs--; /* the remote part's reference; ours is still held */
     }
@@ -137,17 +136,9 @@ static void sink_ack(void *ud, const json_t *arg, sg_buf_t *const *bins, size_t 
     ack_group_t *g = ud;
     if (g->done)
         return;
-    sg_sio_packet_t p;
-    sg_sio_packet_init(&p);
-    p.data = json_pack("[O]", arg);
-    if (nbins) {
-        p.bins = sg_malloc(nbins * sizeof(*p.bins));
-        for (size_t i = 0; i < nbins; i++)
-            p.bins[i] = sg_buf_ref(bins[i]);
-        p.nbins = nbins;
-    }
-    sg_data_t *d = sg_data__from_packet(&p, 0);
-    json_decref(p.data);
+    json_t *one = json_pack("[O]", arg);
+    sg_data_t *d = sg_data__share(one, bins, nbins, 0);
+    json_decref(one);
     group_add(g, d);
 }
 
@@ -229,14 +220,13 @@ int sg_bcast_emit_ack(sg_bcast_t *b, const char *event, const sg_data_t *args,
     sg_nsp__fill_event(&p, nsp, event, args, -1);
     sg_bcast_opts_t o = sg_bcast__opts(b);
     int rc = group_deliver(g, nsp, &p, &o);
-    const sg_adapter_ops_t *ops = sg_adapter_ops(nsp->adapter);
-    if (rc == 0 && !(o.flags & SG_BCAST_LOCAL) && ops->broadcast_ack) {
+    if (rc == 0) {
         void *h = NULL;
-        if (ops->broadcast_ack(nsp->adapter, &p, &o, g->timeout, &group_sink, g, &h) == 0) {
-            g->handle = h;
-            g->refs++;
-        } else {
+        if (sg_adapter_broadcast_ack(nsp->adapter, &p, &o, g->timeout, &group_sink, g, &h) != 0) {
             g->err = SG_EIO; /* local clients still answer */
+        } else if (h) {
+            g->handle = h; /* the other nodes' part */
+            g->refs++;
         }
     }
     sg_data__unfill(&p);

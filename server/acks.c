@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "internal.h"
+#include "sio_internal.h"
+#include "util.h"
 
 #define SG_ACK_KEY_LEN (sizeof(void *) + sizeof(int64_t))
 
@@ -18,7 +19,7 @@ struct sg_pending_ack {
     int64_t id;
     sg_ack_cb cb;
     void *ud;
-    sg_socket_t *s; /* referenced */
+    sg_socket_t *s; /* alive while the ack is: its close fails every pending ack first */
     sg_timer_t timer;
     sg_pending_ack_t *prev, *next; /* the socket's list */
 };
@@ -50,9 +51,11 @@ static void finish(sg_pending_ack_t *pa, int err, sg_data_t *args)
 {
     sg_socket_t *s = pa->s;
     detach(pa);
+    s->nsp->srv->stats.acks_pending--;
+    if (err == SG_ETIMEOUT)
+        s->nsp->srv->stats.acks_timeouts++;
     if (pa->cb)
         pa->cb(s, err, args, pa->ud);
-    sg_socket_unref(s);
     sg_free(pa);
 }
 
@@ -77,7 +80,7 @@ int sg_acks__expect(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb c
     pa->id = id;
     pa->cb = cb;
     pa->ud = ud;
-    pa->s = sg_socket_ref(s);
+    pa->s = s;
     sg_timer_init(&pa->timer, on_timeout);
     /* Ids are unique per namespace, so a socket never waits twice on one;
      * an older entry under the same key would only come from a wrapped
@@ -91,6 +94,7 @@ int sg_acks__expect(sg_socket_t *s, int64_t id, unsigned timeout_ms, sg_ack_cb c
         s->acks->prev = pa;
     s->acks = pa;
     s->nacks++;
+    srv->stats.acks_pending++;
     if (timeout_ms)
         sg_timer_in(&srv->timers, &pa->timer, timeout_ms);
     return 0;

@@ -540,6 +540,19 @@ void sg_config_init(sg_config_t *cfg)
     }
 }
 
+int sg_config_copy(sg_config_t *dst, const sg_config_t *src)
+{
+    *dst = *src;
+    for (size_t i = 0; i < NROWS; i++) {
+        if (rows[i].store == ST_STR) {
+            char **d = FIELD(dst, &rows[i]);
+            const char *v = *(char *const *)CFIELD(src, &rows[i]);
+            *d = v ? sg_strdup(v) : NULL;
+        }
+    }
+    return 0;
+}
+
 void sg_config_free(sg_config_t *cfg)
 {
     if (!cfg)

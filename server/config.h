@@ -70,6 +70,8 @@ typedef struct sg_config {
 
 /** Fill cfg with the built-in defaults (strings are heap copies). */
 void sg_config_init(sg_config_t *cfg);
+/** Deep copy: every string duplicated, the explicit-set bits kept. 0. */
+int sg_config_copy(sg_config_t *dst, const sg_config_t *src);
 /** Release the strings held by cfg (and NULL them, so a second call or a call
  *  on a zeroed struct is a no-op). */
 void sg_config_free(sg_config_t *cfg);

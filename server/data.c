@@ -1,7 +1,7 @@
 /* data.c - sg_data_t: event arguments with their binary attachments. */
 #include <string.h>
 
-#include "internal.h"
+#include "sio_internal.h"
 #include "json.h"
 
 struct sg_data {
@@ -145,4 +145,20 @@ void sg_data__unfill(sg_sio_packet_t *p)
     p->data = NULL;
     p->bins = NULL;
     p->nbins = 0;
+}
+
+/* Arguments data[from..] sharing the attachments bins (references taken). */
+sg_data_t *sg_data__share(const json_t *data, sg_buf_t *const *bins, size_t nbins, size_t from)
+{
+    sg_data_t *d = sg_calloc(1, sizeof(*d));
+    d->arr = json_array();
+    for (size_t i = from; i < json_array_size(data); i++)
+        json_array_append(d->arr, json_array_get(data, i));
+    if (nbins) {
+        d->bins = sg_malloc(nbins * sizeof(*d->bins));
+        for (size_t i = 0; i < nbins; i++)
+            d->bins[i] = sg_buf_ref(bins[i]);
+        d->nbins = nbins;
+    }
+    return d;
 }

@@ -8,19 +8,12 @@
 #include <time.h>
 
 #include "handshake.h"
-#include "internal.h"
+#include "http.h"
+#include "util.h"
 
 static void put_str(sg_sbuf_t *sb, const char *s)
 {
     sg_sbuf_append(sb, s, strlen(s) + 1);
-}
-
-static int copy_header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t len)
-{
-    int n = lws_hdr_total_length(wsi, t);
-    if (n <= 0 || (size_t)n >= len)
-        return -1;
-    return lws_hdr_copy(wsi, buf, (int)len, t);
 }
 
 static int skipped_token(int t)
@@ -31,7 +24,7 @@ static int skipped_token(int t)
            t == WSI_TOKEN_HTTP1_0 || t == WSI_TOKEN_CONNECT;
 }
 
-char *sg_handshake_capture(const sg_server_t *srv, struct lws *wsi)
+char *sg_handshake_capture(const sg_config_t *cfg, struct lws *wsi)
 {
     _Static_assert(WSI_TOKEN_COUNT < 255, "lws tokens fit in one byte");
     sg_sbuf_t sb;
@@ -46,8 +39,8 @@ char *sg_handshake_capture(const sg_server_t *srv, struct lws *wsi)
     lws_get_peer_simple(wsi, addr, sizeof(addr));
     sg_sbuf_putc(&sb, 'A');
     put_str(&sb, addr);
-    if (copy_header(wsi, WSI_TOKEN_GET_URI, val, sizeof(val)) < 0 &&
-        copy_header(wsi, WSI_TOKEN_POST_URI, val, sizeof(val)) < 0)
+    if (sg_http_header(wsi, WSI_TOKEN_GET_URI, val, sizeof(val)) < 0 &&
+        sg_http_header(wsi, WSI_TOKEN_POST_URI, val, sizeof(val)) < 0)
         val[0] = '\0';
     sg_sbuf_putc(&sb, 'U');
     sg_sbuf_puts(&sb, val);
@@ -72,14 +65,14 @@ char *sg_handshake_capture(const sg_server_t *srv, struct lws *wsi)
         put_str(&sb, eq ? eq + 1 : "");
     }
     for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-        if (skipped_token(t) || copy_header(wsi, (enum lws_token_indexes)t, val, sizeof(val)) < 0)
+        if (skipped_token(t) || sg_http_header(wsi, (enum lws_token_indexes)t, val, sizeof(val)) < 0)
             continue;
         sg_sbuf_putc(&sb, 'H');
         sg_sbuf_putc(&sb, (char)(t + 1));
         put_str(&sb, val);
     }
     /* lws indexes only the headers it knows; others must be asked by name. */
-    const char *extra = srv->cfg.handshake_headers;
+    const char *extra = cfg->handshake_headers;
     while (extra && *extra) {
         const char *e = strchr(extra, ',');
         size_t l = e ? (size_t)(e - extra) : strlen(extra);

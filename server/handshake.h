@@ -11,12 +11,12 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
-struct sg_server;
+#include "config.h"
 
 /** Copy what socket.handshake needs from the current request: headers (lws'
  *  known ones plus the handshakeHeaders list), peer address, URL and query,
  *  time. Returns a heap blob for sg_handshake_json (free with sg_free). */
-char *sg_handshake_capture(const struct sg_server *srv, struct lws *wsi);
+char *sg_handshake_capture(const sg_config_t *cfg, struct lws *wsi);
 
 /** {headers, time, address, xdomain, secure, issued, url, query} as Node
  *  builds it (new reference; auth is added by the caller). */

@@ -1,22 +1,11 @@
-/* http.c - the HTTP side of the lws protocol: request routing, responses,
- * CORS, the client bundle and static files. Engine.IO long-polling itself is
- * in polling.c. */
+/* http.c - see http.h. */
+#include "http.h"
+
 #include <ctype.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "internal.h"
-#include "json.h"
-
-int sg_polling_request(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int method, int echo);
-int sg_polling_body(struct lws *wsi, sg_pss_t *pss, const void *in, size_t len);
-int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss);
-int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss);
-void sg_polling_closed(struct lws *wsi, sg_pss_t *pss);
+#include "util.h"
 
 static const char *status_text(int status)
 {
@@ -108,7 +97,7 @@ int sg_http_query(struct lws *wsi, const char *name, char *buf, size_t len)
     }
 }
 
-static int header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t len)
+int sg_http_header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t len)
 {
     int n = lws_hdr_total_length(wsi, t);
     if (n <= 0 || (size_t)n >= len)
@@ -116,12 +105,12 @@ static int header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t l
     return lws_hdr_copy(wsi, buf, (int)len, t);
 }
 
-/* Decide the CORS headers for this request (Node's `cors` option). */
-static char *cors_headers(const sg_server_t *srv, struct lws *wsi, int preflight)
+/* Node's `cors` option. */
+char *sg_http_cors(const sg_config_t *cfg, struct lws *wsi, int preflight)
 {
-    const char *conf = srv->cfg.cors_origin;
+    const char *conf = cfg->cors_origin;
     char origin[512];
-    if (!conf || !*conf || header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) < 0)
+    if (!conf || !*conf || sg_http_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) < 0)
         return NULL;
     int any = strcmp(conf, "*") == 0;
     if (!any) {
@@ -143,16 +132,16 @@ static char *cors_headers(const sg_server_t *srv, struct lws *wsi, int preflight
     sg_sbuf_init(&sb);
     sg_sbuf_puts(&sb, "Access-Control-Allow-Origin: ");
     /* A wildcard cannot be used with credentials: reflect the origin then. */
-    sg_sbuf_puts(&sb, any && !srv->cfg.cors_credentials ? "*" : origin);
+    sg_sbuf_puts(&sb, any && !cfg->cors_credentials ? "*" : origin);
     sg_sbuf_puts(&sb, "\r\n");
-    if (!any || srv->cfg.cors_credentials)
+    if (!any || cfg->cors_credentials)
         sg_sbuf_puts(&sb, "Vary: Origin\r\n");
-    if (srv->cfg.cors_credentials)
+    if (cfg->cors_credentials)
         sg_sbuf_puts(&sb, "Access-Control-Allow-Credentials: true\r\n");
     if (preflight) {
         char req_headers[512];
         sg_sbuf_puts(&sb, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n");
-        if (header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, req_headers, sizeof(req_headers)) >= 0) {
+        if (sg_http_header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, req_headers, sizeof(req_headers)) >= 0) {
             sg_sbuf_puts(&sb, "Access-Control-Allow-Headers: ");
             sg_sbuf_puts(&sb, req_headers);
             sg_sbuf_puts(&sb, "\r\n");
@@ -164,150 +153,3 @@ static char *cors_headers(const sg_server_t *srv, struct lws *wsi, int preflight
     return out;
 }
 
-static const char *mime_of(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    if (!dot)
-        return "application/octet-stream";
-    if (!strcmp(dot, ".html"))
-        return "text/html; charset=utf-8";
-    if (!strcmp(dot, ".js"))
-        return "application/javascript; charset=utf-8";
-    if (!strcmp(dot, ".css"))
-        return "text/css; charset=utf-8";
-    if (!strcmp(dot, ".map") || !strcmp(dot, ".json"))
-        return "application/json; charset=utf-8";
-    if (!strcmp(dot, ".png"))
-        return "image/png";
-    if (!strcmp(dot, ".svg"))
-        return "image/svg+xml";
-    if (!strcmp(dot, ".ico"))
-        return "image/x-icon";
-    return "application/octet-stream";
-}
-
-#define SG_STATIC_MAX (16u << 20)
-
-static int serve_file(struct lws *wsi, const char *dir, const char *rel, int head_only)
-{
-    char full[2048];
-    struct stat st;
-    if (!dir || !*dir || strstr(rel, "..") || rel[0] == '\0')
-        goto not_found;
-    snprintf(full, sizeof(full), "%s/%s", dir, rel);
-    int fd = open(full, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        goto not_found;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > SG_STATIC_MAX) {
-        close(fd);
-        goto not_found;
-    }
-    /* Validator from size and modification time: cheap, and it changes
-     * whenever the npm package is reinstalled with another version. */
-    char etag[64], inm[128], hdrs[160];
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-             (unsigned long long)st.st_mtime);
-    snprintf(hdrs, sizeof(hdrs), "Cache-Control: public, max-age=0\r\nETag: %s\r\n", etag);
-    if (header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm)) >= 0 && !strcmp(inm, etag)) {
-        close(fd);
-        return sg_http_respond(wsi, 304, NULL, hdrs, NULL, 0);
-    }
-    size_t len = (size_t)st.st_size, got = 0;
-    char *body = sg_malloc(len ? len : 1);
-    while (got < len) {
-        ssize_t n = read(fd, body + got, len - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    int rc = sg_http_respond(wsi, 200, mime_of(full), hdrs, body, head_only ? 0 : got);
-    sg_free(body);
-    return rc;
-not_found:
-    return sg_http_respond(wsi, 404, "text/plain; charset=utf-8", NULL, "Not Found", 9);
-}
-
-static const char *const client_files[] = {
-    "socket.io.js",           "socket.io.js.map",           "socket.io.min.js",
-    "socket.io.min.js.map",   "socket.io.msgpack.min.js",   "socket.io.msgpack.min.js.map",
-    "socket.io.esm.min.js",   "socket.io.esm.min.js.map",   NULL};
-
-static int method_of(struct lws *wsi)
-{
-    char *uri;
-    int len;
-    return lws_http_get_uri_and_method(wsi, &uri, &len);
-}
-
-static int on_http(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const char *path)
-{
-    int method = method_of(wsi);
-    size_t pl = strlen(srv->cfg.path);
-    /* Each request on a kept-alive connection starts from a clean state. */
-    sg_sbuf_reset(&pss->in);
-    sg_buf_unref(pss->resp);
-    sg_free(pss->cors);
-    memset(pss, 0, sizeof(*pss));
-    /* Two Content-Length headers make the body length ambiguous (request
-     * smuggling behind a proxy): refuse, as Node's parser does. */
-    if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) {
-        pss->conn_close = 1;
-        sg_http_respond(wsi, 400, "text/plain; charset=utf-8", "Connection: close\r\n",
-                        "Bad Request", 11);
-        return -1;
-    }
-    char conn[64];
-    if (header(wsi, WSI_TOKEN_CONNECTION, conn, sizeof(conn)) >= 0) {
-        for (char *c = conn; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        pss->conn_close = strstr(conn, "close") != NULL;
-    }
-    if (!strncmp(path, srv->cfg.path, pl)) {
-        if (srv->cfg.serve_client) {
-            for (int i = 0; client_files[i]; i++)
-                if (!strcmp(path + pl, client_files[i]))
-                    return serve_file(wsi, srv->cfg.client_dir, client_files[i],
-                                      method == LWSHUMETH_HEAD);
-        }
-        pss->cors = cors_headers(srv, wsi, method == LWSHUMETH_OPTIONS);
-        if (method == LWSHUMETH_OPTIONS && pss->cors)
-            return sg_http_respond(wsi, 204, NULL, NULL, NULL, 0);
-        return sg_polling_request(srv, wsi, pss, method, 0);
-    }
-    if (srv->eio_echo_path && !strncmp(path, srv->eio_echo_path, strlen(srv->eio_echo_path)))
-        return sg_polling_request(srv, wsi, pss, method, 1);
-    if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
-        return sg_http_respond(wsi, 404, "text/plain; charset=utf-8", NULL, "Not Found", 9);
-    const char *rel = path[0] == '/' ? path + 1 : path;
-    if (!*rel || rel[strlen(rel) - 1] == '/') {
-        char idx[1024];
-        snprintf(idx, sizeof(idx), "%sindex.html", rel);
-        return serve_file(wsi, srv->cfg.static_dir, idx, method == LWSHUMETH_HEAD);
-    }
-    return serve_file(wsi, srv->cfg.static_dir, rel, method == LWSHUMETH_HEAD);
-}
-
-int sg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len)
-{
-    sg_server_t *srv = lws_context_user(lws_get_context(wsi));
-    sg_pss_t *pss = user;
-    switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        return on_http(srv, wsi, pss, in ? (const char *)in : "/");
-    case LWS_CALLBACK_HTTP_BODY:
-        return sg_polling_body(wsi, pss, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return sg_polling_body_done(wsi, pss);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return sg_polling_writeable(wsi, pss);
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (pss)
-            sg_polling_closed(wsi, pss);
-        return 0;
-    default:
-        return 0;
-    }
-}

@@ -3,7 +3,7 @@
  * thin calls onto the 8.x requests (see siogate.h). */
 #include <string.h>
 
-#include "internal.h"
+#include "sio_internal.h"
 
 enum { OP_JOIN, OP_LEAVE, OP_DISCONNECT };
 
@@ -31,14 +31,16 @@ static int remote_op(sg_nsp_t *nsp, const char *id, int op, const char *room, in
             sg_adapter_disconnect_sockets(nsp->adapter, &o, close);
         goto done;
     }
-    const sg_adapter_ops_t *ops = sg_adapter_ops(nsp->adapter);
-    if (op == OP_JOIN)
-        rc = ops->add_sockets ? ops->add_sockets(nsp->adapter, &o, &r, 1) : SG_ENOTFOUND;
+    /* Not here: only another node can hold it (the local part of these
+     * calls finds nothing). */
+    if (!sg_adapter_clustered(nsp->adapter))
+        rc = SG_ENOTFOUND;
+    else if (op == OP_JOIN)
+        rc = sg_adapter_add_sockets(nsp->adapter, &o, &r, 1);
     else if (op == OP_LEAVE)
-        rc = ops->del_sockets ? ops->del_sockets(nsp->adapter, &o, &r, 1) : SG_ENOTFOUND;
+        rc = sg_adapter_del_sockets(nsp->adapter, &o, &r, 1);
     else
-        rc = ops->disconnect_sockets ? ops->disconnect_sockets(nsp->adapter, &o, close)
-                                     : SG_ENOTFOUND;
+        rc = sg_adapter_disconnect_sockets(nsp->adapter, &o, close);
 done:
     if (cb)
         cb(rc, ud);

@@ -23,7 +23,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "listen.h"
+#include "log.h"
+#include "util.h"
 
 /* Descriptors kept free for everything that is not a client connection:
  * Redis, static files, the loop's own, the log. */
@@ -44,15 +46,15 @@ static size_t fd_limit(void)
     return (size_t)rl.rlim_cur;
 }
 
-void sg_listen__limits(sg_server_t *srv)
+void sg_listen__limits(sg_config_t *cfg)
 {
     size_t fds = fd_limit();
-    if (!srv->cfg.max_connections)
-        srv->cfg.max_connections = fds > 2 * SG_FD_RESERVE ? fds - SG_FD_RESERVE : fds / 2;
-    if (!srv->cfg.max_sessions)
-        srv->cfg.max_sessions = srv->cfg.max_connections > 2 * SG_SESSION_RESERVE
-                                    ? srv->cfg.max_connections - SG_SESSION_RESERVE
-                                    : srv->cfg.max_connections / 2 + 1;
+    if (!cfg->max_connections)
+        cfg->max_connections = fds > 2 * SG_FD_RESERVE ? fds - SG_FD_RESERVE : fds / 2;
+    if (!cfg->max_sessions)
+        cfg->max_sessions = cfg->max_connections > 2 * SG_SESSION_RESERVE
+                                ? cfg->max_connections - SG_SESSION_RESERVE
+                                : cfg->max_connections / 2 + 1;
 }
 
 static int open_reserve(void)
@@ -60,24 +62,23 @@ static int open_reserve(void)
     return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-int sg_listen__open(sg_server_t *srv)
+int sg_listen__open(sg_listener_t *l, const sg_config_t *cfg)
 {
-    sg_listener_t *l = &srv->listener;
     struct addrinfo hints = {0}, *ai = NULL;
     char port[16];
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
-    snprintf(port, sizeof(port), "%d", srv->cfg.port);
-    int rc = getaddrinfo(srv->cfg.host, port, &hints, &ai);
+    snprintf(port, sizeof(port), "%d", cfg->port);
+    int rc = getaddrinfo(cfg->host, port, &hints, &ai);
     if (rc != 0) {
-        SG_ERR(srv, "cannot resolve host '%s': %s", srv->cfg.host, gai_strerror(rc));
+        SG_ERR(cfg, "cannot resolve host '%s': %s", cfg->host, gai_strerror(rc));
         return SG_EIO;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        SG_ERR(srv, "cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
+        SG_ERR(cfg, "cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
@@ -87,8 +88,8 @@ int sg_listen__open(sg_server_t *srv)
     struct sockaddr_in sa;
     socklen_t sl = sizeof(sa);
     l->port = getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 ? ntohs(sa.sin_port)
-                                                                  : srv->cfg.port;
-    l->srv = srv;
+                                                                  : cfg->port;
+    l->cfg = cfg;
     l->fd = fd;
     l->reserve = open_reserve();
     return 0;
@@ -107,11 +108,10 @@ static void resume(uv_timer_t *t)
  * descriptor), then stop reading the backlog for a moment. */
 static void out_of_fds(sg_listener_t *l, int err)
 {
-    sg_server_t *srv = l->srv;
     if (!l->fd_episode) {
         l->fd_episode = 1;
         l->refused_fds = 0;
-        SG_WARN(srv, "out of file descriptors (%s, limit %zu): refusing new connections until "
+        SG_WARN(l->cfg, "out of file descriptors (%s, limit %zu): refusing new connections until "
                 "some close; connected clients are not affected", strerror(err), fd_limit());
     }
     if (l->reserve >= 0) {
@@ -131,25 +131,24 @@ static void episode_over(sg_listener_t *l)
 {
     if (l->fd_episode) {
         l->fd_episode = 0;
-        SG_WARN(l->srv, "accepting connections again (%llu refused for lack of file descriptors)",
+        SG_WARN(l->cfg, "accepting connections again (%llu refused for lack of file descriptors)",
                 (unsigned long long)l->refused_fds);
     }
-    if (l->full_episode && l->conns < l->srv->cfg.max_connections) {
+    if (l->full_episode && l->conns < l->cfg->max_connections) {
         l->full_episode = 0;
-        SG_WARN(l->srv, "below maxConnections again (%llu connections refused meanwhile)",
+        SG_WARN(l->cfg, "below maxConnections again (%llu connections refused meanwhile)",
                 (unsigned long long)l->refused_full);
     }
 }
 
 static void accept_one(sg_listener_t *l, int fd)
 {
-    sg_server_t *srv = l->srv;
-    if (l->conns >= srv->cfg.max_connections) {
+    if (l->conns >= l->cfg->max_connections) {
         if (!l->full_episode) {
             l->full_episode = 1;
             l->refused_full = 0;
-            SG_WARN(srv, "maxConnections (%zu) reached: new connections are closed at once",
-                    srv->cfg.max_connections);
+            SG_WARN(l->cfg, "maxConnections (%zu) reached: new connections are closed at once",
+                    l->cfg->max_connections);
         }
         l->refused_full++;
         close(fd);
@@ -159,7 +158,7 @@ static void accept_one(sg_listener_t *l, int fd)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* lws takes the descriptor, or closes it when it cannot. */
-    lws_adopt_socket_vhost(srv->vhost, fd);
+    lws_adopt_socket_vhost(l->vhost, fd);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -178,24 +177,23 @@ static void on_readable(uv_poll_t *h, int status, int events)
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             out_of_fds(l, errno);
         else if (errno != EAGAIN && errno != EWOULDBLOCK)
-            SG_DEBUG(l->srv, "accept: %s", strerror(errno));
+            SG_DEBUG(l->cfg, "accept: %s", strerror(errno));
         return;
     }
 }
 
-void sg_listen__start(sg_server_t *srv)
+void sg_listen__start(sg_listener_t *l, uv_loop_t *loop, struct lws_vhost *vhost)
 {
-    sg_listener_t *l = &srv->listener;
-    uv_poll_init(srv->loop, &l->poll, l->fd);
-    uv_timer_init(srv->loop, &l->pause);
+    l->vhost = vhost;
+    uv_poll_init(loop, &l->poll, l->fd);
+    uv_timer_init(loop, &l->pause);
     l->poll.data = l->pause.data = l;
     l->on = 1;
     uv_poll_start(&l->poll, UV_READABLE, on_readable);
 }
 
-void sg_listen__note(sg_server_t *srv, int created)
+void sg_listen__note(sg_listener_t *l, int created)
 {
-    sg_listener_t *l = &srv->listener;
     if (created)
         l->conns++;
     else if (l->conns)
@@ -203,9 +201,8 @@ void sg_listen__note(sg_server_t *srv, int created)
 }
 
 /* Stop accepting: the port is free again once this returns. */
-void sg_listen__close(sg_server_t *srv)
+void sg_listen__close(sg_listener_t *l)
 {
-    sg_listener_t *l = &srv->listener;
     if (l->closing || l->fd < 0)
         return;
     l->closing = 1;

@@ -6,29 +6,29 @@
 
 #include "eio.h"
 #include "handshake.h"
-#include "internal.h"
-
-int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss);
+#include "log.h"
+#include "polling.h"
+#include "util.h"
 
 /* Build the response to a held or fresh GET and detach the request from the
  * session: the bytes live in the request's own state from here on, so the
  * session may close or be freed before lws gets to write them. */
-void sg_polling_answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
+static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
 {
     sg_pss_t *pss = lws_wsi_user(wsi);
+    const sg_eio_version_t *v = sg_eio_version_get(s->eio);
     sg_sbuf_t body;
     sg_sbuf_init(&body);
     if (only) {
-        sg_eio_payload_add_encoded(&body, only->data, only->len);
+        v->payload_add(&body, only);
     } else {
         sg_buf_t *b;
+        size_t before = s->q.bytes;
         while ((b = sg_outq_pop(&s->q))) {
-            if (b->flags & SG_BUF_BINARY)
-                sg_eio_payload_add_binary(&body, b->data, b->len);
-            else
-                sg_eio_payload_add_encoded(&body, b->data, b->len);
+            v->payload_add(&body, b);
             sg_buf_unref(b);
         }
+        s->eng->stats->queue_bytes -= before;
     }
     if (s->get == wsi)
         s->get = NULL;
@@ -60,23 +60,21 @@ int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss)
         sg_session_t *s = pss->sess;
         if (sg_outq_empty(&s->q))
             return 0; /* spurious wakeup: keep holding */
-        sg_polling_answer(s, wsi, NULL);
+        answer(s, wsi, NULL);
     }
     if (pss->resp)
         return write_resp(wsi, pss);
     return 0;
 }
 
-static int handshake(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int echo)
+static int handshake(sg_engine_t *e, struct lws *wsi, sg_pss_t *pss, unsigned upper,
+                     const sg_eio_version_t *v)
 {
-    if (sg_session_full(srv))
+    if (sg_session_full(e))
         return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, "Server full", 11);
-    sg_session_t *s = sg_session_new(srv, SG_TR_POLLING, echo);
-    s->handshake = sg_handshake_capture(srv, wsi);
-    sg_buf_t *open = sg_eio_encode_open(s->sid, srv->cfg.transport_websocket,
-                                        srv->cfg.ping_interval, srv->cfg.ping_timeout,
-                                        srv->cfg.max_http_buffer_size);
-    pss->resp = open;
+    sg_session_t *s = sg_session_new(e, SG_TR_POLLING, upper, v->version);
+    s->handshake = sg_handshake_capture(e->cfg, wsi);
+    pss->resp = sg_session_open_packet(s, e->cfg->transport_websocket);
     return write_resp(wsi, pss);
 }
 
@@ -85,19 +83,19 @@ static int on_get(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     if (s->get) {
         /* Two GETs at once: Node answers 400 and closes the session, which
          * releases the first GET with the close packet. */
-        SG_DEBUG(s->srv, "session %s: overlapping GET", s->sid);
+        SG_DEBUG(s->eng->cfg, "session %s: overlapping GET", s->sid);
         sg_session_close(s, "transport error", 0);
         return sg_http_respond(wsi, 400, NULL, NULL, NULL, 0);
     }
     pss->kind = SG_PSS_GET;
     pss->sess = s;
     if (s->upgrading) {
-        sg_polling_answer(s, wsi, s->srv->noop_buf);
+        answer(s, wsi, s->eng->noop_buf);
         return 0;
     }
     s->get = wsi;
     if (!sg_outq_empty(&s->q))
-        sg_polling_answer(s, wsi, NULL);
+        answer(s, wsi, NULL);
     else if (s->state == SG_SESS_CLOSING)
         sg_session_close(s, "forced close", 0); /* answers this GET with the close packet */
     return 0;
@@ -127,7 +125,7 @@ static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     unsigned long long clen = 0;
     if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
         clen = strtoull(cl, NULL, 10);
-    if (clen > s->srv->cfg.max_http_buffer_size) {
+    if (clen > s->eng->cfg->max_http_buffer_size) {
         sg_http_respond(wsi, 413, NULL, "Connection: close\r\n", NULL, 0);
         return -1; /* do not read the oversized body */
     }
@@ -139,25 +137,28 @@ static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     return 0;
 }
 
-int sg_polling_request(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int method, int echo)
+int sg_polling_request(sg_engine_t *e, struct lws *wsi, sg_pss_t *pss, int method, unsigned upper)
 {
+    const sg_config_t *cfg = e->cfg;
     char transport[16], sid[64], eio[8];
     if (sg_http_query(wsi, "transport", transport, sizeof(transport)) < 0 ||
         (strcmp(transport, "polling") && strcmp(transport, "websocket")) ||
-        (!strcmp(transport, "polling") && !srv->cfg.transport_polling) ||
-        (!strcmp(transport, "websocket") && !srv->cfg.transport_websocket))
+        (!strcmp(transport, "polling") && !cfg->transport_polling) ||
+        (!strcmp(transport, "websocket") && !cfg->transport_websocket))
         return sg_http_eio_error(wsi, 400, 0, NULL);
     int has_sid = sg_http_query(wsi, "sid", sid, sizeof(sid)) >= 0;
-    int eio_ok = sg_http_query(wsi, "EIO", eio, sizeof(eio)) >= 0 && !strcmp(eio, "4");
+    int elen = sg_http_query(wsi, "EIO", eio, sizeof(eio));
+    const sg_eio_version_t *v = elen >= 0 ? sg_eio_version_find(eio, (size_t)elen) : NULL;
     if (has_sid) {
-        sg_session_t *s = sg_session_find(srv, sid, strlen(sid));
-        if (s && !!s->echo != !!echo)
+        sg_session_t *s = sg_session_find(e, sid, strlen(sid));
+        if (s && s->upper != upper)
             s = NULL;
         if (s && sg_session_check_deadline(s))
             s = NULL;
         if (!s)
             return sg_http_eio_error(wsi, 400, 1, NULL);
-        if (strcmp(transport, "polling") || s->transport != SG_TR_POLLING || !eio_ok)
+        if (strcmp(transport, "polling") || s->transport != SG_TR_POLLING || !v ||
+            v->version != s->eio)
             return sg_http_eio_error(wsi, 400, 3, NULL);
         if (method == LWSHUMETH_GET)
             return on_get(s, wsi, pss);
@@ -169,17 +170,18 @@ int sg_polling_request(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, int met
         return sg_http_eio_error(wsi, 400, 2, NULL);
     if (strcmp(transport, "polling"))
         return sg_http_eio_error(wsi, 400, 3, NULL); /* websocket without upgrade */
-    if (!eio_ok)
+    if (!v)
         return sg_http_eio_error(wsi, 400, 5, NULL);
-    return handshake(srv, wsi, pss, echo);
+    return handshake(e, wsi, pss, upper, v);
 }
 
 int sg_polling_body(struct lws *wsi, sg_pss_t *pss, const void *in, size_t len)
 {
     if (pss->kind != SG_PSS_POST)
         return 0; /* body of a request already answered: discard */
-    sg_server_t *srv = lws_context_user(lws_get_context(wsi));
-    if (pss->in.len + len > srv->cfg.max_http_buffer_size) {
+    if (!pss->sess)
+        return 0; /* the session went away: nothing of the body is kept */
+    if (pss->in.len + len > pss->sess->eng->cfg->max_http_buffer_size) {
         pss->too_big = 1;
         return 0;
     }
@@ -214,9 +216,9 @@ int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
     }
     if (s && s->state == SG_SESS_OPEN) {
         int rc = sg_eio_decode_payload(sg_sbuf_data(&pss->in), pss->in.len,
-                                       s->srv->cfg.max_payload_packets, deliver_packet, s);
+                                       s->eng->cfg->max_payload_packets, deliver_packet, s);
         if (rc < 0) {
-            SG_DEBUG(s->srv, "session %s: malformed polling payload", s->sid);
+            SG_DEBUG(s->eng->cfg, "session %s: malformed polling payload", s->sid);
             sg_session_close(s, "parse error", 0);
             sg_sbuf_reset(&pss->in);
             return sg_http_eio_error(wsi, 400, 3, NULL);
@@ -239,3 +241,60 @@ void sg_polling_closed(struct lws *wsi, sg_pss_t *pss)
     sg_free(pss->cors);
     pss->cors = NULL;
 }
+
+/* ---- the transport, as the session sees it ---- */
+
+static void tr_flush(sg_session_t *s)
+{
+    if (s->get && !s->upgrading)
+        lws_callback_on_writable(s->get);
+}
+
+static int tr_writable(const sg_session_t *s)
+{
+    return s->get != NULL && !s->upgrading;
+}
+
+/* The close packet travels alone, in the response after the one that
+ * carries the queue: the official client handles the packets of a payload
+ * on the next tick but a close packet at once, so in one payload the close
+ * would overtake the DISCONNECTs before it. */
+static int tr_drain(sg_session_t *s)
+{
+    if (s->client_close)
+        return 0;
+    if (s->get && !s->upgrading) {
+        if (sg_outq_empty(&s->q))
+            return 0; /* the held GET gets the close packet now */
+        answer(s, s->get, NULL);
+    }
+    return 1; /* the next GET, or the upgrade, finishes it */
+}
+
+static void tr_release(sg_session_t *s)
+{
+    if (s->get) {
+        sg_outq_clear(&s->q);
+        answer(s, s->get, s->client_close ? s->eng->noop_buf : s->eng->close_buf);
+    }
+    if (s->post) {
+        sg_pss_t *pss = lws_wsi_user(s->post);
+        if (pss)
+            pss->sess = NULL;
+    }
+}
+
+static void tr_pause(sg_session_t *s)
+{
+    if (s->get)
+        answer(s, s->get, s->eng->noop_buf);
+}
+
+static void tr_drop(sg_session_t *s, struct lws *wsi)
+{
+    (void)s;
+    (void)wsi; /* polling has no connection of its own to drop */
+}
+
+const sg_transport_ops_t sg_polling_ops = {tr_flush, tr_writable, tr_drain, tr_release, tr_pause,
+                                           tr_drop};

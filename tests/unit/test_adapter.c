@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "backend.h"
 #include "json.h"
 #include "sio.h"
 #include "util.h"

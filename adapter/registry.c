@@ -1,0 +1,171 @@
+/* registry.c - see registry.h. Each entry knows how to start its backend
+ * from the settings it reads and which ops its namespaces run. */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "redis_conn.h"
+#include "util.h"
+
+typedef struct sg_backend_def sg_backend_def_t;
+
+struct sg_backend {
+    const sg_backend_def_t *def;
+    sg_backend_env_t env;
+    sg_adapter_env_t aenv; /* what its namespaces are opened with */
+    sg_redis_t *redis;
+    char *key;
+};
+
+struct sg_backend_def {
+    const char *name;
+    const sg_adapter_ops_t *ops;
+    /** Start what the backend shares between namespaces. */
+    int (*start)(sg_backend_t *b, char *err, size_t errlen);
+    void (*stop)(sg_backend_t *b);
+    const char *(*state)(const sg_backend_t *b);
+};
+
+/* The value is valid until the next call. */
+static const char *setting(const sg_backend_t *b, const char *name)
+{
+    const char *v = b->env.setting ? b->env.setting(b->env.setting_ud, name) : NULL;
+    return v ? v : "";
+}
+
+static unsigned long long number(const sg_backend_t *b, const char *name)
+{
+    return strtoull(setting(b, name), NULL, 10);
+}
+
+static int flag(const sg_backend_t *b, const char *name)
+{
+    return !strcmp(setting(b, name), "true");
+}
+
+/* ---- memory: nothing to start ---- */
+
+static const char *memory_state(const sg_backend_t *b)
+{
+    return "single";
+}
+
+/* ---- redis: one shared pair of connections ---- */
+
+static int redis_start(sg_backend_t *b, char *err, size_t errlen)
+{
+    /* Each setting() may reuse the caller's buffer: keep the copies. */
+    char *url = sg_strdup(setting(b, "redisUrl"));
+    b->key = sg_strdup(*setting(b, "redisKey") ? setting(b, "redisKey") : "socket.io");
+    sg_redis_opts_t o = {.url = url,
+                         .backoff_min_ms = (unsigned)number(b, "redisReconnectMin"),
+                         .backoff_max_ms = (unsigned)number(b, "redisReconnectMax"),
+                         .connect_timeout_ms = (unsigned)number(b, "redisConnectTimeout"),
+                         .output_limit = (size_t)number(b, "redisOutputLimit"),
+                         .log = b->env.log,
+                         .log_ud = b->env.log_ud};
+    int rc = sg_redis_new(b->env.loop, &o, &b->redis, err, errlen);
+    sg_free(url);
+    if (rc != 0)
+        return SG_EINVAL;
+    b->aenv = (sg_adapter_env_t){b->env.loop,
+                                 b->redis,
+                                 b->key,
+                                 (unsigned)number(b, "requestsTimeout"),
+                                 flag(b, "publishOnSpecificResponseChannel"),
+                                 b->env.log,
+                                 b->env.log_ud};
+    return 0;
+}
+
+static void redis_stop(sg_backend_t *b)
+{
+    sg_redis_free(b->redis);
+    b->redis = NULL;
+}
+
+static const char *redis_state(const sg_backend_t *b)
+{
+    return b->redis ? sg_redis_state_name(b->redis) : "down";
+}
+
+static const sg_backend_def_t backends[] = {
+    {"memory", &sg_adapter_memory_ops, NULL, NULL, memory_state},
+    {"redis", &sg_adapter_redis_ops, redis_start, redis_stop, redis_state},
+};
+
+static const sg_backend_def_t *find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (!strcmp(backends[i].name, name))
+            return &backends[i];
+    return NULL;
+}
+
+int sg_backend_known(const char *name)
+{
+    return find(name) != NULL;
+}
+
+int sg_backend_open(const char *name, const sg_backend_env_t *env, sg_backend_t **out, char *err,
+                    size_t errlen)
+{
+    const sg_backend_def_t *def = find(name);
+    if (!def) {
+        snprintf(err, errlen, "unknown adapter '%s'", name ? name : "");
+        return SG_ENOTFOUND;
+    }
+    sg_backend_t *b = sg_calloc(1, sizeof(*b));
+    b->def = def;
+    b->env = *env;
+    if (def->start && def->start(b, err, errlen) != 0) {
+        sg_free(b->key);
+        sg_free(b);
+        return SG_EINVAL;
+    }
+    *out = b;
+    return 0;
+}
+
+static void log_line(const sg_backend_t *b, int level, const char *fmt, const char *a)
+{
+    char line[256];
+    if (!b->env.log)
+        return;
+    snprintf(line, sizeof line, fmt, a);
+    b->env.log(b->env.log_ud, level, line);
+}
+
+sg_adapter_t *sg_backend_adapter(sg_backend_t *b, const char *nsp, const sg_adapter_host_t *host,
+                                 const sg_adapter_chost_t *chost, void *host_ud)
+{
+    sg_adapter_t *a = sg_adapter_new(b->def->ops, nsp, host, host_ud);
+    if (!a) {
+        log_line(b, 0, "namespace %s: the adapter backend was built for another interface "
+                       "version; it stays single-node", nsp);
+        a = sg_adapter_new(&sg_adapter_memory_ops, nsp, host, host_ud);
+    }
+    if (sg_adapter_open(a, &b->aenv, chost) != 0) {
+        log_line(b, 0, "namespace %s: the cluster adapter did not open; it stays single-node", nsp);
+        sg_adapter_close(a);
+    }
+    return a;
+}
+
+const char *sg_backend_state(const sg_backend_t *b)
+{
+    return b->def->state(b);
+}
+
+void sg_backend_close(sg_backend_t *b)
+{
+    if (!b)
+        return;
+    if (b->def->stop)
+        b->def->stop(b);
+    sg_free(b->key);
+    sg_free(b);
+}

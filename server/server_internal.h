@@ -1,0 +1,67 @@
+/* server_internal.h - the server object (server.c) and the state each
+ * module keeps in it. Modules below the server take the parts they need
+ * (the engine takes sg_engine_t, the WebSocket writer its sg_ws_out_t);
+ * this header is for the files that wire them together. */
+#ifndef SG_SERVER_INTERNAL_H
+#define SG_SERVER_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "defer.h"
+#include "engine.h"
+#include "listen.h"
+#include "log.h"
+#include "map.h"
+#include "registry.h"
+#include "siogate.h"
+#include "stats.h"
+#include "timers.h"
+#include "ws.h"
+
+_Static_assert(LWS_PRE <= SG_BUF_HEADROOM, "buffer headroom must fit the lws frame header");
+
+typedef struct sg_socket sg_socket_t;
+typedef struct sg_ackgroup sg_ackgroup_t;
+
+struct sg_server {
+    sg_config_t cfg;
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    int owns_loop;
+    struct lws_context *ctx;      /* NULL once shutdown began */
+    struct lws_context *ctx_live; /* NULLed by lws when the context is fully gone */
+    struct lws_vhost *vhost;
+    struct lws_protocols protocols[2];
+    sg_listener_t listener;
+    sg_timers_t timers;           /* every deadline of the server */
+    sg_defer_t defer;             /* safe points for frees */
+    sg_stats_t stats;
+    sg_engine_t engine;           /* Engine.IO sessions */
+    sg_ws_out_t ws_out;
+    char *eio_echo_path;
+    uv_signal_t sig_int, sig_term;
+    int signals_on;
+    int stopping;
+    int started;
+    /* Socket.IO */
+    sg_nsp_t *nsps;
+    sg_map_t *nsp_map;
+    sg_map_t *acks;               /* (socket, id) -> pending ack (acks.c) */
+    sg_ackgroup_t *groups;        /* live broadcasts with acks (ackgroup.c) */
+    sg_socket_t **dead_sockets;   /* disconnected, freed at a safe point */
+    size_t ndead, capdead;
+    int dead_hook;
+    sg_backend_t *backend;        /* the cluster backend (registry.h) */
+    void *app;
+    void (*app_free)(void *);
+};
+
+/* ---- loop.c: the libwebsockets context on our loop ---- */
+/** Create the lws context (no listener: listen.c accepts). 0 or SG_EIO. */
+int sg_loop__start(sg_server_t *srv);
+/** Finish what lws could not inside the loop once it ran dry. */
+void sg_loop__finish(sg_server_t *srv);
+
+#endif
