@@ -12,91 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sio_internal.h"
-
-static void tr_flush(sg_session_t *s)
-{
-}
-
-static int tr_writable(const sg_session_t *s)
-{
-    return 1;
-}
-
-static int tr_drain(sg_session_t *s)
-{
-    return 0;
-}
-
-static void tr_nop(sg_session_t *s)
-{
-}
-
-static void tr_drop(sg_session_t *s, struct lws *wsi)
-{
-}
-
-static const sg_transport_ops_t fake_tr = {tr_flush, tr_writable, tr_drain, tr_nop, tr_nop,
-                                           tr_drop};
-
-typedef struct {
-    sg_server_t *srv;
-    sg_config_t cfg;
-} env_t;
-
-static env_t *env_new(size_t max_pending)
-{
-    env_t *v = calloc(1, sizeof(*v));
-    char err[256];
-    sg_config_init(&v->cfg);
-    v->cfg.log_level = SG_LOG_ERROR;
-    v->cfg.ping_interval = 600000;
-    v->cfg.max_pending_acks = max_pending;
-    v->srv = sg_server_new(&v->cfg, NULL, err, sizeof err);
-    assert_non_null(v->srv);
-    v->srv->engine.transports[SG_TR_POLLING] = &fake_tr;
-    v->srv->engine.transports[SG_TR_WEBSOCKET] = &fake_tr;
-    return v;
-}
-
-static void env_free(env_t *v)
-{
-    sg_server_free(v->srv); /* stops, runs the loop dry, frees */
-    sg_config_free(&v->cfg);
-    free(v);
-}
-
-static void deliver(sg_session_t *s, const char *text)
-{
-    sg_eio_packet_t p;
-    assert_int_equal(sg_eio_decode_text(text, strlen(text), &p), 0);
-    sg_session_on_packet(s, &p);
-}
-
-/* The next packet queued for the client, as text (NUL-terminated copy). */
-static char *next_out(sg_session_t *s)
-{
-    sg_buf_t *b = sg_outq_pop(&s->q);
-    assert_non_null(b);
-    char *t = sg_strndup((const char *)b->data, b->len);
-    sg_buf_unref(b);
-    return t;
-}
-
-static sg_session_t *client(env_t *v)
-{
-    sg_session_t *s = sg_session_new(&v->srv->engine, SG_TR_WEBSOCKET, 0, 4);
-    deliver(s, "40");
-    char *t = next_out(s);
-    assert_memory_equal(t, "40{\"sid\":", 9);
-    sg_free(t);
-    return s;
-}
+#include "fake_server.h"
 
 /* The ack id of the EVENT queued for s: "42<id>[...]". */
 static long next_ack_id(sg_session_t *s, const char *event)
 {
-    char *t = next_out(s);
+    char *t = fake_next(s);
     assert_memory_equal(t, "42", 2);
     char *end;
     long id = strtol(t + 2, &end, 10);
@@ -110,8 +31,9 @@ static void answer(sg_session_t *s, long id, const char *json)
 {
     char text[256];
     snprintf(text, sizeof text, "43%ld%s", id, json);
-    deliver(s, text);
+    fake_deliver(s, text);
 }
+
 
 typedef struct {
     int calls, err;
@@ -141,7 +63,7 @@ static void run_until_called(env_t *v, const result_t *r)
 static void test_broadcast_with_acks(void **state)
 {
     env_t *v = env_new(1000);
-    sg_session_t *a = client(v), *b = client(v);
+    sg_session_t *a = fake_client(v), *b = fake_client(v);
     result_t r = {0};
     sg_nsp_t *nsp = sg_server_of(v->srv, "/");
     assert_int_equal(sg_bcast_emit_ack(sg_bcast_new(nsp), "req", NULL, on_group, &r), 0);
@@ -165,8 +87,8 @@ static void test_broadcast_with_acks(void **state)
 static void test_broadcast_timeout(void **state)
 {
     env_t *v = env_new(1000);
-    sg_session_t *a = client(v);
-    client(v); /* never answers */
+    sg_session_t *a = fake_client(v);
+    fake_client(v); /* never answers */
     result_t r = {0};
     sg_nsp_t *nsp = sg_server_of(v->srv, "/");
     sg_bcast_t *bc = sg_bcast_timeout(sg_bcast_new(nsp), 20);
@@ -196,7 +118,7 @@ static void on_one(sg_socket_t *s, int err, sg_data_t *args, void *ud)
 static void test_pending_cap_and_socket_close(void **state)
 {
     env_t *v = env_new(2);
-    sg_session_t *a = client(v);
+    sg_session_t *a = fake_client(v);
     sg_socket_t *s = sg_client_of(a)->sockets;
     one_t o1 = {0}, o2 = {0}, o3 = {0};
     assert_int_equal(sg_socket_emit_ack(s, "q", NULL, 0, on_one, &o1), 0);
@@ -221,7 +143,7 @@ static void test_pending_cap_and_socket_close(void **state)
 static void test_shutdown_answers_pending(void **state)
 {
     env_t *v = env_new(1000);
-    client(v);
+    fake_client(v);
     result_t r = {0};
     sg_bcast_t *bc = sg_bcast_timeout(sg_bcast_new(sg_server_of(v->srv, "/")), 60000);
     assert_int_equal(sg_bcast_emit_ack(bc, "req", NULL, on_group, &r), 0);
@@ -240,7 +162,7 @@ static void test_shutdown_answers_pending(void **state)
 static void test_timeouts_capped(void **state)
 {
     env_t *v = env_new(1000);
-    sg_session_t *a = client(v);
+    sg_session_t *a = fake_client(v);
     sg_socket_t *s = sg_client_of(a)->sockets;
     one_t o = {0};
     /* (unsigned)-1, as a negative timeout would arrive: capped to an hour */
