@@ -43,10 +43,12 @@ int sg_sio_is_reserved_event(const char *name)
     return name && sg_sio_is_reserved_n(name, strlen(name));
 }
 
-/* socket.io-parser's isPayloadValid, with one tightening: EVENT and ACK must
- * carry their array (Node lets "42" through and then hands the application
- * an undefined event name). */
-static int sg_sio_payload_valid(sg_sio_type_t type, const json_t *d)
+/* What data a packet of this type may carry. For input, socket.io-parser's
+ * isPayloadValid with one tightening: EVENT and ACK must carry their array
+ * (Node lets "42" through and then hands the application an undefined event
+ * name). For our own output, an EVENT needs its array (its name is the
+ * caller's business) and an ACK may carry nothing (written as "[]"). */
+static int sg_sio_data_ok(sg_sio_type_t type, const json_t *d, int input)
 {
     switch (type) {
     case SG_SIO_CONNECT:
@@ -57,6 +59,8 @@ static int sg_sio_payload_valid(sg_sio_type_t type, const json_t *d)
         return !d || json_is_object(d) || json_is_string(d);
     case SG_SIO_EVENT:
     case SG_SIO_BINARY_EVENT: {
+        if (!input)
+            return json_array_size(d) > 0;
         const json_t *name = json_array_get(d, 0);
         if (json_is_number(name))
             return 1;
@@ -65,7 +69,7 @@ static int sg_sio_payload_valid(sg_sio_type_t type, const json_t *d)
     }
     case SG_SIO_ACK:
     case SG_SIO_BINARY_ACK:
-        return json_is_array(d);
+        return json_is_array(d) || (!input && !d);
     }
     return 0;
 }
@@ -124,7 +128,7 @@ int sg_sio_decode(const void *s, size_t len, const sg_sio_limits_t *limits, sg_s
 
     if (i < len && sg_json_parse(c + i, len - i, &p->data) != 0)
         goto fail;
-    if (!sg_sio_payload_valid(p->type, p->data))
+    if (!sg_sio_data_ok(p->type, p->data, 1))
         goto fail;
 
     if (p->attachments)
@@ -214,26 +218,6 @@ static long sg_sio_renumber(long num, void *ud)
     return (long)ctx->out->nbins++;
 }
 
-static int sg_sio_encode_check(const sg_sio_packet_t *p)
-{
-    const json_t *d = p->data;
-    switch (p->type) {
-    case SG_SIO_CONNECT:
-        return !d || json_is_object(d);
-    case SG_SIO_DISCONNECT:
-        return !d;
-    case SG_SIO_CONNECT_ERROR:
-        return !d || json_is_object(d) || json_is_string(d);
-    case SG_SIO_EVENT:
-    case SG_SIO_BINARY_EVENT:
-        return json_array_size(d) > 0;
-    case SG_SIO_ACK:
-    case SG_SIO_BINARY_ACK:
-        return !d || json_is_array(d);
-    }
-    return 0;
-}
-
 int sg_sio_encode(const sg_sio_packet_t *p, sg_sio_encoded_t *out)
 {
     sg_sio_enc_ctx_t ctx = {p, out};
@@ -242,7 +226,7 @@ int sg_sio_encode(const sg_sio_packet_t *p, sg_sio_encoded_t *out)
     sg_sbuf_t sb;
 
     memset(out, 0, sizeof(*out));
-    if ((unsigned)type > SG_SIO_BINARY_ACK || !sg_sio_encode_check(p))
+    if ((unsigned)type > SG_SIO_BINARY_ACK || !sg_sio_data_ok(type, p->data, 0))
         return SG_EINVAL;
     int ack = type == SG_SIO_ACK || type == SG_SIO_BINARY_ACK;
     int evt = type == SG_SIO_EVENT || type == SG_SIO_BINARY_EVENT;
