@@ -13,6 +13,7 @@
 #include "json.h"
 #include "json_msgpack.h"
 #include "redis_pubsub_internal.h"
+#include "requests.h"
 #include "util.h"
 
 #define MAX_DEPTH 32
@@ -642,7 +643,7 @@ static int rp_open(sg_adapter_t *a)
     rp->resp_ch = strcat3(k, "#", "");
     sg_free(k);
     rp->resp_own_ch = strcat3(rp->resp_ch, rp->uid, "#");
-    rp->reqs = sg_map_new();
+    rp->reqs = sg_requests_new(env->loop);
     sg_adapter_set_backend(a, rp);
     sg_redis_subscribe(rp->r, rp->pattern, 1, on_bcast, rp);
     sg_redis_subscribe(rp->r, rp->req_ch, 0, on_request, rp);
@@ -664,7 +665,6 @@ static void rp_close(sg_adapter_t *a)
     sg_redis_unsubscribe(rp->r, rp->resp_own_ch, 0);
     while (rp->replies)
         reply_unlink(rp->replies); /* their owners release them later */
-    sg_map_free(rp->reqs);
     sg_free(rp->prefix);
     sg_free(rp->pattern);
     sg_free(rp->req_ch);

@@ -37,7 +37,7 @@ typedef struct sg_rp {
     char *req_ch;      /* "<key>-request#<nsp>#" */
     char *resp_ch;     /* "<key>-response#<nsp>#" */
     char *resp_own_ch; /* "<key>-response#<nsp>#<uid>#" */
-    sg_map_t *reqs;    /* requestId -> request this node made */
+    struct sg_requests *reqs; /* requests this node made (requests.h) */
     sg_rp_reply_t *replies; /* answers still owed to other nodes */
 } sg_rp_t;
 
