@@ -4,6 +4,8 @@
  * request table (requests.c), with Node's error texts. */
 #include <string.h>
 
+#include "bopts.h"
+#include "json.h"
 #include "redis_pubsub_internal.h"
 #include "requests.h"
 #include "util.h"
@@ -160,7 +162,7 @@ int sg_rp__fetch_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, sg_adapte
         return SG_EIO;
     return req_start(rp, RQ_FETCH,
                      json_pack("{s:s,s:i,s:o}", "uid", rp->uid, "type", SG_RQ_REMOTE_FETCH,
-                               "opts", sg_rp__opts_json(opts, 0, 0)),
+                               "opts", sg_bopts_json(opts, 0, 0)),
                      cb, ud);
 }
 
@@ -188,7 +190,7 @@ int sg_rp__server_side_emit(sg_adapter_t *a, const json_t *data, sg_buf_t *const
     }
     if (nbins) {
         /* The request is JSON: Buffers travel the way JSON.stringify writes them. */
-        json_t *conv = sg_rp__node_json(msg, bins, nbins);
+        json_t *conv = sg_json_node_buffers(msg, bins, nbins);
         json_decref(msg);
         msg = conv;
     }
@@ -212,7 +214,7 @@ int sg_rp__broadcast_ack(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
                                sg_adapter_nsp(a));
     json_t *msg = json_pack("{s:s,s:s,s:i,s:o,s:o}", "uid", rp->uid, "requestId",
                             sg_request_id(q), "type", SG_RQ_BROADCAST, "packet", packet, "opts",
-                            sg_rp__opts_json(opts, 1, timeout_ms));
+                            sg_bopts_json(opts, 1, timeout_ms));
     int rc = sg_rp__publish_msgpack(rp, rp->req_ch, strlen(rp->req_ch), msg, pkt->bins, pkt->nbins);
     json_decref(msg);
     if (rc != 0 || ask_numsub(rp, q) != 0) {
