@@ -64,7 +64,7 @@ static sg_request_t *rq_new(sg_rp_t *rp, rq_kind_t kind, sg_adapter_result_cb cb
         /* A broadcast with acks is ended by its caller (cancel). */
         .timeout_ms = kind == RQ_BACK ? 0 : rp->env->requests_timeout,
         /* NULL: "timeout reached: only X responses received out of Y" */
-        .timeout_text = kind == RQ_FETCH   ? "timeout reached while waiting for fetchSockets response"
+        .timeout_text = kind == RQ_FETCH ? "timeout reached while waiting for fetchSockets response"
                         : kind == RQ_ROOMS ? "timeout reached while waiting for allRooms response"
                                            : NULL,
         .keep_partial = kind == RQ_SSE,
@@ -161,8 +161,8 @@ int sg_rp__fetch_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, sg_adapte
     if (!sg_redis_can_send(rp->r))
         return SG_EIO;
     return req_start(rp, RQ_FETCH,
-                     json_pack("{s:s,s:i,s:o}", "uid", rp->uid, "type", SG_RQ_REMOTE_FETCH,
-                               "opts", sg_bopts_json(opts, 0, 0)),
+                     json_pack("{s:s,s:i,s:o}", "uid", rp->uid, "type", SG_RQ_REMOTE_FETCH, "opts",
+                               sg_bopts_json(opts, 0, 0)),
                      cb, ud);
 }
 
@@ -171,8 +171,8 @@ int sg_rp__all_rooms(sg_adapter_t *a, sg_adapter_result_cb cb, void *ud)
     sg_rp_t *rp = sg_adapter_backend(a);
     if (!sg_redis_can_send(rp->r))
         return SG_EIO;
-    return req_start(rp, RQ_ROOMS,
-                     json_pack("{s:s,s:i}", "uid", rp->uid, "type", SG_RQ_ALL_ROOMS), cb, ud);
+    return req_start(rp, RQ_ROOMS, json_pack("{s:s,s:i}", "uid", rp->uid, "type", SG_RQ_ALL_ROOMS),
+                     cb, ud);
 }
 
 int sg_rp__server_side_emit(sg_adapter_t *a, const json_t *data, sg_buf_t *const *bins,
@@ -181,8 +181,8 @@ int sg_rp__server_side_emit(sg_adapter_t *a, const json_t *data, sg_buf_t *const
     sg_rp_t *rp = sg_adapter_backend(a);
     if (!sg_redis_can_send(rp->r))
         return SG_EIO;
-    json_t *msg = json_pack("{s:s,s:i,s:O}", "uid", rp->uid, "type", SG_RQ_SERVER_SIDE_EMIT,
-                            "data", data);
+    json_t *msg =
+        json_pack("{s:s,s:i,s:O}", "uid", rp->uid, "type", SG_RQ_SERVER_SIDE_EMIT, "data", data);
     if (!cb) {
         int rc = sg_rp__publish_json(rp, rp->req_ch, msg, bins, nbins);
         json_decref(msg);
@@ -210,11 +210,11 @@ int sg_rp__broadcast_ack(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
     rq_t *r = sg_request_ud(q);
     r->sink = sink;
     r->sink_ud = ud;
-    json_t *packet = json_pack("{s:i,s:O,s:s}", "type", 2, "data", pkt->data, "nsp",
-                               sg_adapter_nsp(a));
-    json_t *msg = json_pack("{s:s,s:s,s:i,s:o,s:o}", "uid", rp->uid, "requestId",
-                            sg_request_id(q), "type", SG_RQ_BROADCAST, "packet", packet, "opts",
-                            sg_bopts_json(opts, 1, timeout_ms));
+    json_t *packet =
+        json_pack("{s:i,s:O,s:s}", "type", 2, "data", pkt->data, "nsp", sg_adapter_nsp(a));
+    json_t *msg =
+        json_pack("{s:s,s:s,s:i,s:o,s:o}", "uid", rp->uid, "requestId", sg_request_id(q), "type",
+                  SG_RQ_BROADCAST, "packet", packet, "opts", sg_bopts_json(opts, 1, timeout_ms));
     int rc = sg_rp__publish_msgpack(rp, rp->req_ch, strlen(rp->req_ch), msg, pkt->bins, pkt->nbins);
     json_decref(msg);
     if (rc != 0 || ask_numsub(rp, q) != 0) {

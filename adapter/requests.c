@@ -38,8 +38,8 @@ struct sg_request {
     sg_request_t *prev, *next; /* the table's list, by deadline */
     long expected;             /* COUNT: -1 until known */
     size_t got;
-    size_t missing;  /* PEERS */
-    sg_map_t *uids;  /* rq_uid_t by uid */
+    size_t missing; /* PEERS */
+    sg_map_t *uids; /* rq_uid_t by uid */
     json_t *results;
     sg_adapter_result_cb cb;
     void *ud;
@@ -203,8 +203,8 @@ static void timeout(sg_request_t *q)
     if (q->text)
         snprintf(msg, sizeof msg, "%s", q->text);
     else if (q->mode == SG_REQUEST_COUNT)
-        snprintf(msg, sizeof msg, "timeout reached: only %zu responses received out of %ld",
-                 q->got, q->expected < 0 ? 0 : q->expected);
+        snprintf(msg, sizeof msg, "timeout reached: only %zu responses received out of %ld", q->got,
+                 q->expected < 0 ? 0 : q->expected);
     else if (q->mode == SG_REQUEST_PEERS)
         snprintf(msg, sizeof msg, "timeout reached: missing %zu responses", q->missing);
     else
@@ -300,8 +300,8 @@ void sg_request_set_expected(sg_request_t *q, size_t expected)
 {
     if (!q->t || q->mode != SG_REQUEST_COUNT)
         return;
-    q->expected = expected > (size_t)SG_REQUEST_MAX_RESPONSES ? SG_REQUEST_MAX_RESPONSES
-                                                               : (long)expected;
+    q->expected =
+        expected > (size_t)SG_REQUEST_MAX_RESPONSES ? SG_REQUEST_MAX_RESPONSES : (long)expected;
     check_done(q);
 }
 

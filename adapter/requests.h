@@ -45,7 +45,7 @@ typedef enum {
 typedef struct sg_request_params {
     const char *id; /* requestId, copied; must not be pending in the table */
     size_t id_len;
-    int kind;       /* the backend's tag, returned by sg_request_kind */
+    int kind; /* the backend's tag, returned by sg_request_kind */
     sg_request_mode_t mode;
     unsigned timeout_ms;      /* 0: no deadline (capped at one hour) */
     const char *timeout_text; /* NULL: Node's text for the mode (see above) */

@@ -98,8 +98,12 @@ static sg_request_t *start(fx_t *f, const char *id, sg_request_mode_t mode, unsi
                            box_t *b)
 {
     sg_request_params_t p = {
-        .id = id, .id_len = strlen(id), .mode = mode, .timeout_ms = timeout,
-        .cb = on_done, .ud = b,
+        .id = id,
+        .id_len = strlen(id),
+        .mode = mode,
+        .timeout_ms = timeout,
+        .cb = on_done,
+        .ud = b,
     };
     sg_request_t *q = NULL;
     assert_int_equal(sg_requests_start(f->t, &p, &q), 0);
@@ -114,8 +118,15 @@ static sg_request_t *start_peers(fx_t *f, const char *id, const char *const *pee
     for (size_t i = 0; i < n; i++)
         v[i] = (sg_name_t){peers[i], strlen(peers[i])};
     sg_request_params_t p = {
-        .id = id, .id_len = strlen(id), .mode = SG_REQUEST_PEERS, .timeout_ms = timeout,
-        .keep_partial = partial, .peers = v, .npeers = n, .cb = on_done, .ud = b,
+        .id = id,
+        .id_len = strlen(id),
+        .mode = SG_REQUEST_PEERS,
+        .timeout_ms = timeout,
+        .keep_partial = partial,
+        .peers = v,
+        .npeers = n,
+        .cb = on_done,
+        .ud = b,
     };
     sg_request_t *q = NULL;
     assert_int_equal(sg_requests_start(f->t, &p, &q), 0);
@@ -216,8 +227,8 @@ static void test_count_timeout_texts(void **state)
     assert_string_equal(b.calls[0].msg, "timeout reached: only 1 responses received out of 2");
     assert_string_equal(b.calls[0].results, "[]"); /* fetchSockets rejects */
     /* keep_partial (serverSideEmit): the answers so far; expected unknown: 0. */
-    sg_request_params_t p = {.id = "r2", .id_len = 2, .timeout_ms = 1, .keep_partial = 1,
-                             .cb = on_done, .ud = &b};
+    sg_request_params_t p = {
+        .id = "r2", .id_len = 2, .timeout_ms = 1, .keep_partial = 1, .cb = on_done, .ud = &b};
     assert_int_equal(sg_requests_start(f->t, &p, &q), 0);
     respond(q, "A", json_string("a"), SG_REQUEST_APPEND);
     run_until(f, &b, 2);
@@ -225,9 +236,13 @@ static void test_count_timeout_texts(void **state)
     assert_string_equal(b.calls[1].msg, "timeout reached: only 1 responses received out of 0");
     assert_string_equal(b.calls[1].results, "[\"a\"]");
     /* A fixed text (the classic adapter's). */
-    p = (sg_request_params_t){.id = "r3", .id_len = 2, .timeout_ms = 1,
-                              .timeout_text = "timeout reached while waiting for fetchSockets response",
-                              .cb = on_done, .ud = &b};
+    p = (sg_request_params_t){.id = "r3",
+                              .id_len = 2,
+                              .timeout_ms = 1,
+                              .timeout_text =
+                                  "timeout reached while waiting for fetchSockets response",
+                              .cb = on_done,
+                              .ud = &b};
     assert_int_equal(sg_requests_start(f->t, &p, &q), 0);
     run_until(f, &b, 3);
     assert_string_equal(b.calls[2].msg, "timeout reached while waiting for fetchSockets response");
@@ -246,7 +261,7 @@ static void test_peers(void **state)
     assert_int_equal(respond(q, NULL, json_string("n"), SG_REQUEST_APPEND), 0); /* anonymous */
     sg_requests_peer_gone(f->t, "B", 1);
     assert_int_equal(b.n, 0);
-    sg_requests_peer_gone(f->t, "B", 1); /* again: nothing */
+    sg_requests_peer_gone(f->t, "B", 1);                                       /* again: nothing */
     assert_int_equal(respond(q, "B", json_string("b"), SG_REQUEST_APPEND), 0); /* removed */
     assert_int_equal(respond(q, "C", json_string("c"), SG_REQUEST_APPEND), 1);
     assert_int_equal(b.n, 1);
