@@ -129,7 +129,10 @@ int sg_cluster_start(sg_cluster_t *c);
  *  stop the timers; fail every pending request (SG_ESTATE; broadcasts with
  *  acks get gone()); answers still owed to other nodes are dropped. Memory
  *  goes once the loop has run the timers' close callbacks. Call from the
- *  backend's close, before the transport stops. NULL is a no-op. */
+ *  backend's close, before the transport stops; take the backend's own
+ *  state (sg_cluster_transport_ud) first, as the adapter's backend state is
+ *  reset. The entry points called from the failing callbacks return
+ *  SG_ESTATE. NULL is a no-op. */
 void sg_cluster_free(sg_cluster_t *c);
 
 /** The cluster registered on a, or NULL. */
