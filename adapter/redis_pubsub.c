@@ -9,9 +9,11 @@
 
 #include <msgpack.h>
 
+#include "bopts.h"
 #include "json.h"
 #include "json_msgpack.h"
 #include "redis_pubsub_internal.h"
+#include "requests.h"
 #include "util.h"
 
 #define MAX_DEPTH 32
@@ -57,33 +59,10 @@ static char *strcat3(const char *a, const char *b, const char *c)
 
 /* ---- encoding ---- */
 
-typedef struct {
-    sg_buf_t *const *bins;
-    size_t nbins;
-} node_bins_t;
-
-static json_t *node_buffer(long num, void *ud)
-{
-    node_bins_t *nb = ud;
-    if (num < 0 || (size_t)num >= nb->nbins)
-        return NULL;
-    json_t *bytes = json_array();
-    for (size_t i = 0; i < nb->bins[num]->len; i++)
-        json_array_append_new(bytes, json_integer(nb->bins[num]->data[i]));
-    return json_pack("{s:s,s:o}", "type", "Buffer", "data", bytes);
-}
-
-/* JSON.stringify(Buffer) is {"type":"Buffer","data":[bytes]}. */
-json_t *sg_rp__node_json(const json_t *v, sg_buf_t *const *bins, size_t nbins)
-{
-    node_bins_t nb = {bins, nbins};
-    return sg_json_map_placeholders(v, node_buffer, &nb);
-}
-
 int sg_rp__publish_json(sg_rp_t *rp, const char *channel, const json_t *obj,
                         sg_buf_t *const *bins, size_t nbins)
 {
-    json_t *conv = nbins ? sg_rp__node_json(obj, bins, nbins) : json_incref((json_t *)obj);
+    json_t *conv = nbins ? sg_json_node_buffers(obj, bins, nbins) : json_incref((json_t *)obj);
     sg_sbuf_t sb;
     sg_sbuf_init(&sb);
     sg_json_dump(&sb, conv, NULL, NULL);
@@ -106,32 +85,6 @@ int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, size_t chlen, const
     return rc;
 }
 
-static json_t *str_array(const sg_name_t *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_stringn(v[i].p, v[i].len));
-    return a;
-}
-
-json_t *sg_rp__opts_json(const sg_bcast_opts_t *o, int with_flags, unsigned timeout)
-{
-    json_t *j = json_object();
-    json_object_set_new(j, "rooms", str_array(o->rooms, o->nrooms));
-    json_object_set_new(j, "except", str_array(o->except, o->nexcept));
-    if (with_flags) {
-        json_t *f = json_object();
-        if (o->flags & SG_BCAST_VOLATILE)
-            json_object_set_new(f, "volatile", json_true());
-        if (o->flags & SG_BCAST_COMPRESS)
-            json_object_set_new(f, "compress", json_true());
-        if (timeout)
-            json_object_set_new(f, "timeout", json_integer(timeout));
-        json_object_set_new(j, "flags", f);
-    }
-    return j;
-}
-
 /* ---- decoding ---- */
 
 /* The first-byte rule of the Node adapter: '{' is JSON, anything else msgpack. */
@@ -150,83 +103,6 @@ static void free_bins(sg_buf_t **bins, size_t n)
     sg_free(bins);
 }
 
-/* Room names: strings (whole, NUL bytes included), or numbers (JavaScript
- * keeps numeric rooms). The copy in out->p is owned by the caller. */
-static int room_name(const json_t *v, sg_name_t *out)
-{
-    char buf[64];
-    int n;
-    if (json_is_string(v)) {
-        out->len = json_string_length(v);
-        out->p = sg_strndup(json_string_value(v), out->len);
-        return 0;
-    }
-    if (json_is_integer(v)) {
-        n = snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        out->p = sg_strndup(buf, (size_t)n);
-        out->len = (size_t)n;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        sg_sbuf_t sb;
-        sg_sbuf_init(&sb);
-        sg_json_put_number(&sb, json_real_value(v));
-        out->p = sg_strndup((const char *)sg_sbuf_data(&sb), sb.len);
-        out->len = sb.len;
-        sg_sbuf_reset(&sb);
-        return 0;
-    }
-    return -1;
-}
-
-typedef struct {
-    sg_name_t *rooms, *except, *list;
-    size_t nrooms, nexcept, nlist;
-    sg_bcast_opts_t o;
-} ropts_t;
-
-static sg_name_t *name_list(const json_t *arr, size_t *n)
-{
-    *n = 0;
-    if (!json_is_array(arr))
-        return NULL;
-    sg_name_t *v = sg_calloc(json_array_size(arr) + 1, sizeof(*v));
-    size_t i;
-    json_t *e;
-    json_array_foreach(arr, i, e)
-    {
-        if (room_name(e, &v[*n]) == 0)
-            (*n)++;
-    }
-    return v;
-}
-
-static void ropts_init(ropts_t *ro, const json_t *opts, const json_t *list)
-{
-    memset(ro, 0, sizeof(*ro));
-    ro->rooms = name_list(json_object_get(opts, "rooms"), &ro->nrooms);
-    ro->except = name_list(json_object_get(opts, "except"), &ro->nexcept);
-    ro->list = name_list(list, &ro->nlist);
-    const json_t *flags = json_object_get(opts, "flags");
-    unsigned f = SG_BCAST_LOCAL;
-    if (json_is_true(json_object_get(flags, "volatile")))
-        f |= SG_BCAST_VOLATILE;
-    if (json_is_true(json_object_get(flags, "compress")))
-        f |= SG_BCAST_COMPRESS;
-    ro->o = (sg_bcast_opts_t){ro->rooms, ro->nrooms, ro->except, ro->nexcept, f};
-}
-
-static void ropts_free(ropts_t *ro)
-{
-    sg_name_t *lists[3] = {ro->rooms, ro->except, ro->list};
-    size_t ns[3] = {ro->nrooms, ro->nexcept, ro->nlist};
-    for (int k = 0; k < 3; k++) {
-        for (size_t i = 0; i < ns[k]; i++)
-            sg_free((char *)lists[k][i].p);
-        sg_free(lists[k]);
-    }
-}
-
 /* 1 when the JSON string v is exactly the len bytes at s. */
 static int json_is_name(const json_t *v, const char *s, size_t len)
 {
@@ -241,7 +117,7 @@ static int rp_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bc
     sg_rp_t *rp = sg_adapter_backend(a);
     json_t *packet = json_pack("{s:i,s:O,s:s}", "type", 2, "data", pkt->data, "nsp",
                                sg_adapter_nsp(a));
-    json_t *msg = json_pack("[s,o,o]", rp->uid, packet, sg_rp__opts_json(opts, 1, 0));
+    json_t *msg = json_pack("[s,o,o]", rp->uid, packet, sg_bopts_json(opts, 1, 0));
     /* One room: its own channel, "<prefix><room>#" (room bytes as they are). */
     sg_sbuf_t ch;
     sg_sbuf_init(&ch);
@@ -304,13 +180,13 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
     const char *own_nsp = sg_adapter_nsp(rp->a);
     if (nsp ? !json_is_name(nsp, own_nsp, strlen(own_nsp)) : strcmp(own_nsp, "/") != 0)
         goto out;
-    ropts_t ro;
-    ropts_init(&ro, opts, NULL);
+    sg_bopts_t ro;
+    sg_bopts_decode(&ro, opts, NULL, 0);
     sg_sio_packet_t p;
     event_packet(rp, &p, pdata, bins, nbins);
     if (sg_adapter_broadcast(rp->a, &p, &ro.o) != 0)
         sg_rp__log(rp, 1, "dropped a broadcast whose data cannot be encoded");
-    ropts_free(&ro);
+    sg_bopts_clear(&ro);
 out:
     json_decref(v);
     free_bins(bins, nbins);
@@ -321,7 +197,7 @@ static int rp_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg
 {
     sg_rp_t *rp = sg_adapter_backend(a);
     json_t *req = json_pack("{s:s,s:i,s:o,s:o}", "uid", rp->uid, "type", type, "opts",
-                            sg_rp__opts_json(opts, 0, 0), "rooms", str_array(rooms, n));
+                            sg_bopts_json(opts, 0, 0), "rooms", sg_bopts_names_json(rooms, n));
     int rc = sg_rp__publish_json(rp, rp->req_ch, req, NULL, 0);
     json_decref(req);
     return rc == 0 ? 0 : SG_EIO;
@@ -341,7 +217,7 @@ static int rp_disconnect(sg_adapter_t *a, const sg_bcast_opts_t *opts, int close
 {
     sg_rp_t *rp = sg_adapter_backend(a);
     json_t *req = json_pack("{s:s,s:i,s:o,s:b}", "uid", rp->uid, "type", SG_RQ_REMOTE_DISCONNECT,
-                            "opts", sg_rp__opts_json(opts, 0, 0), "close", close);
+                            "opts", sg_bopts_json(opts, 0, 0), "close", close);
     int rc = sg_rp__publish_json(rp, rp->req_ch, req, NULL, 0);
     json_decref(req);
     return rc == 0 ? 0 : SG_EIO;
@@ -457,7 +333,7 @@ static void legacy_request(sg_rp_t *rp, json_int_t type, const json_t *req, cons
         sg_adapter_disconnect_sockets(rp->a, &o, json_is_true(json_object_get(req, "close")));
     } else {
         sg_name_t room;
-        if (room_name(json_object_get(req, "room"), &room) == 0) {
+        if (sg_bopts_room_name(json_object_get(req, "room"), &room) == 0) {
             if (type == SG_RQ_REMOTE_JOIN)
                 (void)sg_adapter_join(rp->a, s, room.p, room.len);
             else
@@ -477,13 +353,9 @@ static void remote_broadcast_ack(sg_rp_t *rp, const json_t *req, const char *rid
     const json_t *pdata = json_object_get(packet, "data");
     if (!rid || !json_is_array(pdata) || !json_array_size(pdata) || !h || !h->broadcast_ack)
         return;
-    ropts_t ro;
-    ropts_init(&ro, opts, NULL);
-    json_t *t = json_object_get(json_object_get(opts, "flags"), "timeout");
-    unsigned timeout = json_is_integer(t) && json_integer_value(t) > 0 &&
-                               json_integer_value(t) < 3600000
-                           ? (unsigned)json_integer_value(t)
-                           : 5000;
+    sg_bopts_t ro;
+    sg_bopts_decode(&ro, opts, NULL, 0);
+    unsigned timeout = ro.timeout ? ro.timeout : 5000;
     sg_sio_packet_t p;
     event_packet(rp, &p, pdata, bins, nbins);
     sg_rp_reply_t *r = reply_new(rp, rid, channel, 1);
@@ -494,7 +366,7 @@ static void remote_broadcast_ack(sg_rp_t *rp, const json_t *req, const char *rid
     sg_rp__publish_json(rp, channel, msg, NULL, 0);
     json_decref(msg);
     reply_unref(r);
-    ropts_free(&ro);
+    sg_bopts_clear(&ro);
 }
 
 static void on_request(void *ud, const char *ch, size_t chlen, const char *data, size_t len)
@@ -525,18 +397,18 @@ static void on_request(void *ud, const char *ch, size_t chlen, const char *data,
     case SG_RQ_REMOTE_FETCH: {
         if (!rid || sg_rp__is_own_request(rp, rid))
             break;
-        ropts_t ro;
+        sg_bopts_t ro;
         if (type == SG_RQ_SOCKETS) {
             json_t *o = json_pack("{s:O?}", "rooms", json_object_get(req, "rooms"));
-            ropts_init(&ro, o, NULL);
+            sg_bopts_decode(&ro, o, NULL, 0);
             json_decref(o);
         } else {
-            ropts_init(&ro, opts, NULL);
+            sg_bopts_decode(&ro, opts, NULL, 0);
         }
         collect_t c = {rp, json_array(), type == SG_RQ_REMOTE_FETCH};
         sg_adapter_select(rp->a, &ro.o, collect_one, &c);
         answer(rp, channel, rid, "sockets", c.out);
-        ropts_free(&ro);
+        sg_bopts_clear(&ro);
         break;
     }
     case SG_RQ_ALL_ROOMS: {
@@ -556,8 +428,8 @@ static void on_request(void *ud, const char *ch, size_t chlen, const char *data,
         }
         if (own)
             break; /* applied locally when it was sent */
-        ropts_t ro;
-        ropts_init(&ro, opts, json_object_get(req, "rooms"));
+        sg_bopts_t ro;
+        sg_bopts_decode(&ro, opts, json_object_get(req, "rooms"), 0);
         if (type == SG_RQ_REMOTE_DISCONNECT)
             sg_adapter_disconnect_sockets(rp->a, &ro.o,
                                           json_is_true(json_object_get(req, "close")));
@@ -565,7 +437,7 @@ static void on_request(void *ud, const char *ch, size_t chlen, const char *data,
             sg_adapter_add_sockets(rp->a, &ro.o, ro.list, ro.nlist);
         else
             sg_adapter_del_sockets(rp->a, &ro.o, ro.list, ro.nlist);
-        ropts_free(&ro);
+        sg_bopts_clear(&ro);
         break;
     }
     case SG_RQ_SERVER_SIDE_EMIT: {
@@ -632,7 +504,7 @@ static int rp_open(sg_adapter_t *a)
     rp->resp_ch = strcat3(k, "#", "");
     sg_free(k);
     rp->resp_own_ch = strcat3(rp->resp_ch, rp->uid, "#");
-    rp->reqs = sg_map_new();
+    rp->reqs = sg_requests_new(env->loop);
     sg_adapter_set_backend(a, rp);
     sg_redis_subscribe(rp->r, rp->pattern, 1, on_bcast, rp);
     sg_redis_subscribe(rp->r, rp->req_ch, 0, on_request, rp);
@@ -654,7 +526,6 @@ static void rp_close(sg_adapter_t *a)
     sg_redis_unsubscribe(rp->r, rp->resp_own_ch, 0);
     while (rp->replies)
         reply_unlink(rp->replies); /* their owners release them later */
-    sg_map_free(rp->reqs);
     sg_free(rp->prefix);
     sg_free(rp->pattern);
     sg_free(rp->req_ch);

@@ -37,7 +37,7 @@ typedef struct sg_rp {
     char *req_ch;      /* "<key>-request#<nsp>#" */
     char *resp_ch;     /* "<key>-response#<nsp>#" */
     char *resp_own_ch; /* "<key>-response#<nsp>#<uid>#" */
-    sg_map_t *reqs;    /* requestId -> request this node made */
+    struct sg_requests *reqs; /* requests this node made (requests.h) */
     sg_rp_reply_t *replies; /* answers still owed to other nodes */
 } sg_rp_t;
 
@@ -49,13 +49,9 @@ void sg_rp__random_id(char out[SG_RP_ID_LEN + 1]);
  *  {"type":"Buffer","data":[...]} (what JSON.stringify makes of a Buffer). */
 int sg_rp__publish_json(sg_rp_t *rp, const char *channel, const json_t *obj,
                         sg_buf_t *const *bins, size_t nbins);
-/** Copy of v with placeholders replaced by {"type":"Buffer","data":[...]}. */
-json_t *sg_rp__node_json(const json_t *v, sg_buf_t *const *bins, size_t nbins);
 /** Publish v as msgpack (placeholders as bin). */
 int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, size_t chlen, const json_t *v,
                            sg_buf_t *const *bins, size_t nbins);
-/** {rooms, except[, flags]} as the adapter writes them. timeout 0: none. */
-json_t *sg_rp__opts_json(const sg_bcast_opts_t *o, int with_flags, unsigned timeout);
 
 /* redis_req.c */
 void sg_rp__on_response(sg_rp_t *rp, json_t *msg, sg_buf_t **bins, size_t nbins);

@@ -219,6 +219,28 @@ json_t *sg_json_map_placeholders(const json_t *v, json_t *(*fn)(long num, void *
     return json_incref((json_t *)v);
 }
 
+typedef struct {
+    sg_buf_t *const *bins;
+    size_t nbins;
+} sg_json_bins_t;
+
+static json_t *sg_json_node_buffer(long num, void *ud)
+{
+    const sg_json_bins_t *nb = ud;
+    if (num < 0 || (size_t)num >= nb->nbins)
+        return NULL;
+    json_t *bytes = json_array();
+    for (size_t i = 0; i < nb->bins[num]->len; i++)
+        json_array_append_new(bytes, json_integer(nb->bins[num]->data[i]));
+    return json_pack("{s:s,s:o}", "type", "Buffer", "data", bytes);
+}
+
+json_t *sg_json_node_buffers(const json_t *v, sg_buf_t *const *bins, size_t nbins)
+{
+    sg_json_bins_t nb = {bins, nbins};
+    return sg_json_map_placeholders(v, sg_json_node_buffer, &nb);
+}
+
 /* ---- objects ---------------------------------------------------------- */
 
 /* V8 keeps "array index" keys (canonical decimal integers below 2^32 - 1)

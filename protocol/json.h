@@ -51,4 +51,9 @@ json_t *sg_json_placeholder(long num);
  *  Returns a new reference. */
 json_t *sg_json_map_placeholders(const json_t *v, json_t *(*fn)(long num, void *ud), void *ud);
 
+/** Deep copy of v in which every placeholder indexing bins[0..nbins) is
+ *  what JSON.stringify makes of a Node Buffer: {"type":"Buffer","data":[...]}
+ *  (other placeholders stay). Returns a new reference. */
+json_t *sg_json_node_buffers(const json_t *v, sg_buf_t *const *bins, size_t nbins);
+
 #endif
