@@ -191,12 +191,15 @@ describe('hostile: HTTP and WebSocket leniency', { skip: siogateOnly }, () => {
   test('oversized POST body -> 413; the session survives', async () => {
     const p = new RawPolling(srv.url);
     await p.connectSio();
-    // Raw: the server answers 413 and closes before reading the body, so
-    // the rest of our write may fail (EPIPE); only the answer matters.
+    // Raw: the server answers 413 and closes without reading the body, so
+    // the kernel may reset the connection before the answer is read (the
+    // 413 itself is asserted in limits.test.js); what matters here is that
+    // the session and the server are fine afterwards.
     const body = '4' + 'z'.repeat(1100000);
     const r = await rawExchange(srv.port, `POST ${p.path()} HTTP/1.1\r\nHost: x\r\n`
       + `Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-    assert.match(r.data, /^HTTP\/1\.1 413 /);
+    assert.ok(r.closed);
+    if (r.data) assert.match(r.data, /^HTTP\/1\.1 413 /);
     assert.equal((await p.post('421["echo","ok"]')).status, 200);
     assert.equal(await p.until((x) => x.startsWith('431')), '431["ok"]');
     await healthy(srv, watcher);
