@@ -572,3 +572,14 @@ void sg_adapter_cancel(sg_adapter_t *a, void *handle)
     if (handle && a->ops->cancel)
         a->ops->cancel(a, handle);
 }
+
+void sg_adapter_event_packet(const sg_adapter_t *a, sg_sio_packet_t *p, const json_t *data,
+                             sg_buf_t *const *bins, size_t nbins)
+{
+    sg_sio_packet_init(p);
+    p->type = SG_SIO_EVENT;
+    p->nsp = a->nsp;
+    p->data = (json_t *)data;
+    p->bins = (sg_buf_t **)bins;
+    p->nbins = nbins;
+}

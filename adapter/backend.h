@@ -72,4 +72,9 @@ void *sg_adapter_host_ud(const sg_adapter_t *a);
 void *sg_adapter_backend(const sg_adapter_t *a);
 void sg_adapter_set_backend(sg_adapter_t *a, void *state);
 
+/** A broadcast received from another node as an EVENT packet of this
+ *  namespace: p borrows data and bins (do not clear it). */
+void sg_adapter_event_packet(const sg_adapter_t *a, sg_sio_packet_t *p, const json_t *data,
+                             sg_buf_t *const *bins, size_t nbins);
+
 #endif

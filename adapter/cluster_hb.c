@@ -29,6 +29,8 @@ void sg_cluster__hb_init(sg_cluster_t *c)
     c->hb_timer.data = c->sweep.data = c;
     c->open_handles += 2;
     c->peers = sg_map_new();
+    if (c->o.heartbeat)
+        c->touch = sg_cluster__hb_touch;
 }
 
 void sg_cluster__hb_touch(sg_cluster_t *c)

@@ -1,6 +1,6 @@
-/* cluster_internal.h - shared by cluster.c (life, envelope, sender,
- * requests), cluster_recv.c (receiver, answers owed) and cluster_hb.c (the
- * heartbeat variant). */
+/* cluster_internal.h - shared by cluster.c (envelope, publishing, ids, log,
+ * answers owed), cluster_hb.c (the heartbeat variant), cluster_recv.c
+ * (receiver) and cluster_send.c (life, sender, requests). */
 #ifndef SG_CLUSTER_INTERNAL_H
 #define SG_CLUSTER_INTERNAL_H
 
@@ -71,6 +71,7 @@ struct sg_cluster {
     int peers_full_logged;
     int open_handles;
     int closing;
+    void (*touch)(sg_cluster_t *c); /* every publish to all: heartbeats postponed */
 };
 
 __attribute__((format(printf, 3, 4))) void sg_cluster__log(const sg_cluster_t *c, int level,
@@ -84,8 +85,16 @@ int sg_cluster__publish(sg_cluster_t *c, int type, json_t *data, sg_buf_t *const
  *  logged, as in Node. */
 void sg_cluster__respond(sg_cluster_t *c, const char *to, int type, json_t *data,
                          sg_buf_t *const *bins, size_t nbins);
-/** The cluster is going: answers still owed go nowhere (cluster_recv.c). */
+/** An answer owed to node `to` for request `rid` (type 10: the first send
+ *  only; 12: one per client ack). The host releases it; it goes nowhere once
+ *  the cluster is freed. */
+sg_adapter_reply_t *sg_cluster__reply_new(sg_cluster_t *c, const char *to, const char *rid,
+                                          int type);
+/** The cluster is going: answers still owed go nowhere. */
 void sg_cluster__replies_detach(sg_cluster_t *c);
+/** 16 lowercase hex characters from 8 random bytes (Node's uid and
+ *  requestId: randomBytes(8).toString("hex")). */
+void sg_cluster__random_id(char out[SG_CLUSTER_ID_LEN + 1]);
 /** 1 when the JSON string v is exactly the len bytes at s. */
 int sg_cluster__is_name(const json_t *v, const char *s, size_t len);
 

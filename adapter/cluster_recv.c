@@ -9,72 +9,6 @@
 #include "json.h"
 #include "util.h"
 
-struct sg_cluster_reply {
-    sg_adapter_reply_t base; /* must stay first */
-    sg_cluster_t *c;         /* NULL once the cluster is freed */
-    sg_cluster_reply_t *prev, *next;
-    int type; /* 10: first call only; 12: one per client ack */
-    int sent;
-    unsigned refs;
-    char *rid;
-    char *to;
-};
-
-/* ---- answers owed to other nodes ---- */
-
-static void reply_unref(sg_cluster_reply_t *r)
-{
-    if (--r->refs)
-        return;
-    if (r->c)
-        SG_CLUSTER__LIST_DEL(r->c->replies, r);
-    sg_free(r->rid);
-    sg_free(r->to);
-    sg_free(r);
-}
-
-static void reply_send(sg_adapter_reply_t *base, const json_t *arg, sg_buf_t *const *bins,
-                       size_t nbins)
-{
-    sg_cluster_reply_t *r = (sg_cluster_reply_t *)base;
-    if (!r->c || (r->sent && r->type == SG_CLUSTER_SERVER_SIDE_EMIT_RESPONSE))
-        return;
-    r->sent = 1;
-    json_t *data = json_pack("{s:s}", "requestId", r->rid);
-    /* An ack without argument is undefined in Node: no packet key at all. */
-    if (arg)
-        json_object_set(data, "packet", (json_t *)arg);
-    sg_cluster__respond(r->c, r->to, r->type, data, bins, nbins);
-}
-
-static void reply_release(sg_adapter_reply_t *base)
-{
-    reply_unref((sg_cluster_reply_t *)base);
-}
-
-void sg_cluster__replies_detach(sg_cluster_t *c)
-{
-    while (c->replies) {
-        sg_cluster_reply_t *r = c->replies;
-        SG_CLUSTER__LIST_DEL(c->replies, r);
-        r->c = NULL;
-    }
-}
-
-static sg_cluster_reply_t *reply_new(sg_cluster_t *c, const char *to, const char *rid, int type)
-{
-    sg_cluster_reply_t *r = sg_calloc(1, sizeof(*r));
-    r->base.send = reply_send;
-    r->base.release = reply_release;
-    r->c = c;
-    r->type = type;
-    r->refs = 1;
-    r->rid = sg_strdup(rid);
-    r->to = sg_strdup(to);
-    SG_CLUSTER__LIST_ADD(c->replies, r);
-    return r;
-}
-
 /* ---- receiver ---- */
 
 /* A uid or requestId we are willing to handle: a NUL-free string of
@@ -88,17 +22,6 @@ static const char *id_value(const json_t *v)
     return len && len <= SG_CLUSTER_MAX_UID && strlen(s) == len ? s : NULL;
 }
 
-/* A received broadcast as a packet of this namespace (borrows everything). */
-static void event_packet(sg_cluster_t *c, sg_sio_packet_t *p, json_t *pdata, sg_buf_t *const *bins,
-                         size_t nbins)
-{
-    sg_sio_packet_init(p);
-    p->type = SG_SIO_EVENT;
-    p->nsp = (char *)sg_adapter_nsp(c->a);
-    p->data = pdata;
-    p->bins = (sg_buf_t **)bins;
-    p->nbins = nbins;
-}
 
 static void broadcast_with_ack(sg_cluster_t *c, const char *from, const char *rid,
                                sg_sio_packet_t *p, const sg_bopts_t *bo)
@@ -107,9 +30,9 @@ static void broadcast_with_ack(sg_cluster_t *c, const char *from, const char *ri
     size_t n = 0;
     if (h && h->broadcast_ack) {
         /* The host owns the reply from here (it may release it at once). */
-        sg_cluster_reply_t *r = reply_new(c, from, rid, SG_CLUSTER_BROADCAST_ACK);
+        sg_adapter_reply_t *r = sg_cluster__reply_new(c, from, rid, SG_CLUSTER_BROADCAST_ACK);
         n = h->broadcast_ack(sg_adapter_host_ud(c->a), p, &bo->o,
-                             bo->timeout ? bo->timeout : SG_CLUSTER__DEFAULT_TIMEOUT, &r->base);
+                             bo->timeout ? bo->timeout : SG_CLUSTER__DEFAULT_TIMEOUT, r);
     }
     if (c->closing)
         return; /* the host closed the adapter from its callback */
@@ -141,7 +64,7 @@ static void on_broadcast(sg_cluster_t *c, const char *from, const json_t *data,
     }
     sg_sio_packet_t p;
     if (rid) {
-        event_packet(c, &p, (json_t *)pdata, bins, nbins);
+        sg_adapter_event_packet(c->a, &p, (json_t *)pdata, bins, nbins);
         broadcast_with_ack(c, from, rid, &p, &bo);
         sg_bopts_clear(&bo);
         return;
@@ -151,7 +74,7 @@ static void on_broadcast(sg_cluster_t *c, const char *from, const json_t *data,
     if (c->o.on_offset && !json_object_get(packet, "id") &&
         !json_object_get(json_object_get(opts, "flags"), "volatile"))
         copy = json_deep_copy(pdata);
-    event_packet(c, &p, copy ? copy : (json_t *)pdata, bins, nbins);
+    sg_adapter_event_packet(c->a, &p, copy ? copy : (json_t *)pdata, bins, nbins);
     if (copy)
         c->o.on_offset(c->o.offset_ud, &p, &bo.o, offset, 1);
     if (sg_adapter_broadcast(c->a, &p, &bo.o) != 0)
@@ -230,9 +153,9 @@ static void on_server_side_emit(sg_cluster_t *c, const char *from, const json_t 
     const sg_adapter_chost_t *h = sg_adapter_chost(c->a);
     if (!h || !h->server_event)
         return; /* no handler: no answer, as in Node */
-    sg_cluster_reply_t *r =
-        rid ? reply_new(c, from, rid, SG_CLUSTER_SERVER_SIDE_EMIT_RESPONSE) : NULL;
-    h->server_event(sg_adapter_host_ud(c->a), packet, bins, nbins, r ? &r->base : NULL);
+    sg_adapter_reply_t *r =
+        rid ? sg_cluster__reply_new(c, from, rid, SG_CLUSTER_SERVER_SIDE_EMIT_RESPONSE) : NULL;
+    h->server_event(sg_adapter_host_ud(c->a), packet, bins, nbins, r);
 }
 
 /* Responses (types 8, 10, 11, 12): matched by requestId alone; a response to

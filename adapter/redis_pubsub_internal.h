@@ -53,6 +53,21 @@ int sg_rp__publish_json(sg_rp_t *rp, const char *channel, const json_t *obj,
 int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, size_t chlen, const json_t *v,
                            sg_buf_t *const *bins, size_t nbins);
 
+/* redis_wire.c */
+#define SG_RP_MAX_DEPTH 32 /* msgpack nesting accepted from other nodes */
+/** The first-byte rule of the Node adapter: '{' is JSON, anything else
+ *  msgpack. 0, or an error (nothing to free then but *bins). */
+int sg_rp__decode(const char *data, size_t len, json_t **out, sg_buf_t ***bins, size_t *nbins);
+void sg_rp__free_bins(sg_buf_t **bins, size_t n);
+/** 1 when the JSON string v is exactly the len bytes at s. */
+int sg_rp__is_name(const json_t *v, const char *s, size_t len);
+
+/* redis_answer.c */
+/** A message on the request channel from another node. */
+void sg_rp__on_request(void *ud, const char *ch, size_t chlen, const char *data, size_t len);
+/** The adapter is closing: answers still owed go nowhere. */
+void sg_rp__replies_detach(sg_rp_t *rp);
+
 /* redis_req.c */
 void sg_rp__on_response(sg_rp_t *rp, json_t *msg, sg_buf_t **bins, size_t nbins);
 int sg_rp__is_own_request(const sg_rp_t *rp, const char *request_id);
