@@ -1,6 +1,6 @@
 /* config.h - siogate settings.
  *
- * Every setting is one row of a declarative table in config.c (name, type,
+ * Every setting is one row of a declarative table in config_table.c (name, type,
  * range, default, help). Sources apply in this order, later ones winning:
  * built-in defaults, the config file, SIOGATE_* environment variables,
  * command-line flags. A bad value stops start-up with a message naming the
