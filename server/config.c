@@ -297,6 +297,24 @@ void sg_config_free(sg_config_t *cfg)
     }
 }
 
+int sg_config_copy(sg_config_t *dst, const sg_config_t *src)
+{
+    if (!dst || !src || dst == src)
+        return SG_EINVAL;
+    /* Numbers, booleans and the explicit-set bits copy as they are; each
+     * string row gets its own heap copy, so a string setting added to the
+     * table later is copied without anyone having to remember it. */
+    *dst = *src;
+    for (size_t i = 0; i < sg_config__nrows; i++) {
+        if (sg_config__rows[i].store == ST_STR) {
+            char **p = FIELD(dst, &sg_config__rows[i]);
+            if (*p)
+                *p = sg_strdup(*p);
+        }
+    }
+    return 0;
+}
+
 int sg_config_set(sg_config_t *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
     const sg_cfg_row_t *r = find_row(name);

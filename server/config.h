@@ -74,6 +74,14 @@ void sg_config_init(sg_config_t *cfg);
  *  on a zeroed struct is a no-op). */
 void sg_config_free(sg_config_t *cfg);
 
+/** Deep copy: dst gets src's values and explicit-set bits, with its own heap
+ *  copy of every string setting (a NULL string stays NULL), so either may be
+ *  changed or freed without the other noticing. dst's previous contents are
+ *  overwritten, not freed (as sg_config_init does); release the copy with
+ *  sg_config_free. Returns 0, or SG_EINVAL (nothing written) when dst or src
+ *  is NULL or both are the same struct. */
+int sg_config_copy(sg_config_t *dst, const sg_config_t *src);
+
 /** Set one setting by its name (the Node-style name, e.g. "pingInterval")
  *  from text. Returns 0, or SG_EINVAL / SG_ENOTFOUND with a message naming
  *  the setting written to err. */
