@@ -11,7 +11,7 @@ const redis = require('./lib/redis');
 const { waitSubscribed, until } = require('./lib/cluster');
 const { createClient } = require('redis');
 
-const skip = !redis.available() && `redis-server not found at ${redis.REDIS_BIN}`;
+const skip = process.env.SG_REF === '1' && 'siogate cluster events (the reference server has no "cluster *" hooks)';
 
 describe('two siogate nodes', { skip }, () => {
   let rds;
