@@ -1,6 +1,6 @@
 /* config.h - siogate settings.
  *
- * Every setting is one row of a declarative table in config.c (name, type,
+ * Every setting is one row of a declarative table in config_table.c (name, type,
  * range, default, help). Sources apply in this order, later ones winning:
  * built-in defaults, the config file, SIOGATE_* environment variables,
  * command-line flags. A bad value stops start-up with a message naming the
@@ -70,11 +70,17 @@ typedef struct sg_config {
 
 /** Fill cfg with the built-in defaults (strings are heap copies). */
 void sg_config_init(sg_config_t *cfg);
-/** Deep copy: every string duplicated, the explicit-set bits kept. 0. */
-int sg_config_copy(sg_config_t *dst, const sg_config_t *src);
 /** Release the strings held by cfg (and NULL them, so a second call or a call
  *  on a zeroed struct is a no-op). */
 void sg_config_free(sg_config_t *cfg);
+
+/** Deep copy: dst gets src's values and explicit-set bits, with its own heap
+ *  copy of every string setting (a NULL string stays NULL), so either may be
+ *  changed or freed without the other noticing. dst's previous contents are
+ *  overwritten, not freed (as sg_config_init does); release the copy with
+ *  sg_config_free. Returns 0, or SG_EINVAL (nothing written) when dst or src
+ *  is NULL or both are the same struct. */
+int sg_config_copy(sg_config_t *dst, const sg_config_t *src);
 
 /** Set one setting by its name (the Node-style name, e.g. "pingInterval")
  *  from text. Returns 0, or SG_EINVAL / SG_ENOTFOUND with a message naming

@@ -4,26 +4,23 @@
 // socketsJoin / socketsLeave / disconnectSockets, serverSideEmit.
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, recorder, waitFor, nextDisconnect } = require('./lib/util');
-const redis = require('./lib/redis');
-const { waitSubscribed, until } = require('./lib/cluster');
+const { startCluster, until } = require('./lib/cluster');
 const { startNodePeer, runEmitter } = require('./node-peer');
 
-const skip = !redis.available() && `redis-server not found at ${redis.REDIS_BIN}`;
+const skip = process.env.SG_REF === '1' && 'a siogate node with the Redis adapter (the reference server has none)';
 
 describe('redis-emitter drives siogate', { skip }, () => {
+  let cluster;
   let rds;
   let sg;
   before(async () => {
-    rds = await redis.startRedis();
-    sg = await startServer({ settings: { adapter: 'redis', redisUrl: rds.url } });
-    await waitSubscribed(rds.url, 1, { nsps: ['/', '/custom'] });
+    cluster = await startCluster({ nodes: 1, nsps: ['/', '/custom'] });
+    ({ redis: rds, nodes: [sg] } = cluster);
   });
   after(async () => {
     closeAll();
-    if (sg) await sg.stop();
-    if (rds) await rds.stop();
+    if (cluster) await cluster.stop();
   });
 
   test('emit to all, to a room (with except), to a namespace; binary intact', async () => {
@@ -93,7 +90,7 @@ describe('redis-emitter drives siogate', { skip }, () => {
     // A Node peer observes the pong that siogate's ping handler emits.
     const node = await startNodePeer({ redisUrl: rds.url });
     try {
-      await waitSubscribed(rds.url, 2);
+      await cluster.waitReady({ subscribers: 2, nsps: ['/'] }); // siogate and the Node peer
       const pong = waitFor(node.io, 'pong');
       await runEmitter(rds.url, [{ op: 'serverSideEmit', args: ['ping', 'from-emitter', 3] }]);
       assert.deepEqual(await pong, ['from-emitter', 3]);

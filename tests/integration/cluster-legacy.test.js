@@ -6,31 +6,24 @@
 // by a Node peer listening on the reserved server-side event).
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, nextDisconnect } = require('./lib/util');
-const redis = require('./lib/redis');
-const { waitSubscribed, until } = require('./lib/cluster');
+const { startCluster, until } = require('./lib/cluster');
 const { startNodePeer } = require('./node-peer');
 
-const skip = (!redis.available() && `redis-server not found at ${redis.REDIS_BIN}`)
-  || (process.env.SG_REF === '1' && 'siogate-only API (the reference server has no legacy events)');
+const skip = process.env.SG_REF === '1' && 'siogate-only API (the reference server has no legacy events)';
 
 describe('legacy cluster API between two siogate nodes', { skip }, () => {
+  let cluster;
   let rds;
   let a;
   let b;
   before(async () => {
-    rds = await redis.startRedis();
-    const settings = { adapter: 'redis', redisUrl: rds.url, requestsTimeout: 1500 };
-    a = await startServer({ settings });
-    b = await startServer({ settings });
-    await waitSubscribed(rds.url, 2);
+    cluster = await startCluster({ nodes: 2, settings: { requestsTimeout: 1500 } });
+    ({ redis: rds, nodes: [a, b] } = cluster);
   });
   after(async () => {
     closeAll();
-    if (a) await a.stop();
-    if (b) await b.stop();
-    if (rds) await rds.stop();
+    if (cluster) await cluster.stop();
   });
 
   const roomsOf = async (s) => (await ask(s, 'rooms'))[0];
@@ -97,7 +90,7 @@ describe('legacy cluster API between two siogate nodes', { skip }, () => {
   test('customRequest reaches a Node peer listening on the reserved event, and times out without one', async () => {
     const node = await startNodePeer({ redisUrl: rds.url, requestsTimeout: 1500 });
     try {
-      await waitSubscribed(rds.url, 3);
+      await cluster.waitReady({ subscribers: 3 }); // the two nodes and the Node peer
       const ca = await connected(a.url);
       // a Node peer without the listener never answers: partial answers after requestsTimeout
       const [t] = await ask(ca, 'legacy custom request', 'x');
@@ -112,6 +105,6 @@ describe('legacy cluster API between two siogate nodes', { skip }, () => {
     } finally {
       await node.stop();
     }
-    await waitSubscribed(rds.url, 2);
+    await cluster.waitReady();
   });
 });

@@ -5,29 +5,26 @@
 // operation is checked in both directions against the real Node package.
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, recorder, waitFor, nextDisconnect } = require('./lib/util');
-const redis = require('./lib/redis');
-const { waitSubscribed } = require('./lib/cluster');
+const { startCluster } = require('./lib/cluster');
 const { startNodePeer } = require('./node-peer');
 
-const skip = !redis.available() && `redis-server not found at ${redis.REDIS_BIN}`;
+const skip = process.env.SG_REF === '1' && 'a siogate node with the Redis adapter (the reference server has none)';
 
 describe('mixed cluster: siogate + Node @socket.io/redis-adapter', { skip }, () => {
-  let rds;
+  let cluster;
   let sg;
   let node;
   before(async () => {
-    rds = await redis.startRedis();
-    sg = await startServer({ settings: { adapter: 'redis', redisUrl: rds.url } });
-    node = await startNodePeer({ redisUrl: rds.url });
-    await waitSubscribed(rds.url, 2);
+    cluster = await startCluster({ nodes: 1 });
+    [sg] = cluster.nodes;
+    node = await startNodePeer({ redisUrl: cluster.redis.url });
+    await cluster.waitReady({ subscribers: 2 }); // siogate and the Node peer
   });
   after(async () => {
     closeAll();
     if (node) await node.stop();
-    if (sg) await sg.stop();
-    if (rds) await rds.stop();
+    if (cluster) await cluster.stop();
   });
 
   test('siogate reports the cluster connection ready', async () => {

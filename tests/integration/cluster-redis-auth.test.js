@@ -9,20 +9,16 @@ const assert = require('node:assert/strict');
 const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, waitFor } = require('./lib/util');
 const redis = require('./lib/redis');
-const { waitSubscribed, until } = require('./lib/cluster');
+const { startCluster, waitReady, until } = require('./lib/cluster');
 const { startNodePeer } = require('./node-peer');
 const { createClient } = require('redis');
 
-const skip = (!redis.available() && `redis-server not found at ${redis.REDIS_BIN}`)
-  || (process.env.SG_REF === '1' && 'siogate cluster events');
+const skip = process.env.SG_REF === '1' && 'siogate cluster events';
 
-/** Start two nodes on url (plus extra settings) and wait for both subscriptions. */
-async function twoNodes(url, probeUrl, extra = {}) {
-  const settings = { adapter: 'redis', redisUrl: url, requestsTimeout: 2000, ...extra };
-  const a = await startServer({ settings });
-  const b = await startServer({ settings });
-  await waitSubscribed(probeUrl, 2, extra.redisKey ? { key: extra.redisKey } : {});
-  return [a, b];
+/** Two nodes (lib/cluster.js startCluster: url and probeUrl may be functions
+ *  of the redis handle), ready. */
+function twoNodes(o) {
+  return startCluster({ ...o, nodes: 2, settings: { requestsTimeout: 2000 } });
 }
 
 /** A broadcast from a client of a reaches a client of b, and fetchSockets
@@ -51,6 +47,7 @@ async function clientList(probeUrl) {
   }
 }
 
+/** Closes the clients, then stops each server, cluster or redis given, in order. */
 async function stopAll(...procs) {
   closeAll();
   for (const p of procs) if (p) await p.stop();
@@ -59,17 +56,19 @@ async function stopAll(...procs) {
 describe('redis connection options', { skip }, () => {
   describe('password only (requirepass)', () => {
     const pw = 'p@ss w:rd/1';
+    let cluster;
     let rds;
     let a;
     let b;
     let bad;
-    let url;
     before(async () => {
-      rds = await redis.startRedis({ args: ['--requirepass', pw] });
-      url = `redis://:${encodeURIComponent(pw)}@127.0.0.1:${rds.port}`;
-      [a, b] = await twoNodes(url, url);
+      cluster = await twoNodes({
+        redis: { args: ['--requirepass', pw] },
+        url: (r) => `redis://:${encodeURIComponent(pw)}@127.0.0.1:${r.port}`,
+      });
+      ({ redis: rds, nodes: [a, b] } = cluster);
     });
-    after(() => stopAll(a, b, bad, rds));
+    after(() => stopAll(bad, cluster));
 
     test('two nodes authenticate and broadcast across', async () => {
       await assertCrossNode(a, b);
@@ -89,19 +88,20 @@ describe('redis connection options', { skip }, () => {
   });
 
   describe('ACL user (default user off)', () => {
+    let cluster;
     let rds;
     let a;
     let b;
     let bad;
     let url;
     before(async () => {
-      rds = await redis.startRedis({
-        args: ['--user', 'default', 'off', '--user', 'alice', 'on', '>al1ce-pw', '~*', '&*', '+@all'],
+      cluster = await twoNodes({
+        redis: { args: ['--user', 'default', 'off', '--user', 'alice', 'on', '>al1ce-pw', '~*', '&*', '+@all'] },
+        url: (r) => `redis://alice:al1ce-pw@127.0.0.1:${r.port}`,
       });
-      url = `redis://alice:al1ce-pw@127.0.0.1:${rds.port}`;
-      [a, b] = await twoNodes(url, url);
+      ({ redis: rds, url, nodes: [a, b] } = cluster);
     });
-    after(() => stopAll(a, b, bad, rds));
+    after(() => stopAll(bad, cluster));
 
     test('two nodes log in as alice and broadcast across', async () => {
       await assertCrossNode(a, b);
@@ -118,15 +118,16 @@ describe('redis connection options', { skip }, () => {
   });
 
   describe('database number (SELECT)', () => {
+    let cluster;
     let rds;
     let a;
     let b;
     let other;
     before(async () => {
-      rds = await redis.startRedis();
-      [a, b] = await twoNodes(`${rds.url}/3`, rds.url);
+      cluster = await twoNodes({ url: (r) => `${r.url}/3`, probeUrl: (r) => r.url });
+      ({ redis: rds, nodes: [a, b] } = cluster);
     });
-    after(() => stopAll(a, b, other, rds));
+    after(() => stopAll(other, cluster));
 
     test('two nodes on /3 broadcast across; their command connections selected db 3', async () => {
       await assertCrossNode(a, b);
@@ -150,8 +151,8 @@ describe('redis connection options', { skip }, () => {
       const node = await startNodePeer({ redisUrl: `${rds.url}/5` });
       try {
         other = await startServer({ settings: { adapter: 'redis', redisUrl: `${rds.url}/3`, redisKey: 'other-app' } });
-        await waitSubscribed(rds.url, 3);
-        await waitSubscribed(rds.url, 1, { key: 'other-app' });
+        await cluster.waitReady({ subscribers: 3 }); // a, b and the Node peer
+        await waitReady([other], rds.url, { key: 'other-app' });
         const co = await connected(other.url);
         let leaked = 0;
         co.on('db-test', () => { leaked++; });
@@ -176,28 +177,32 @@ describe('redis connection options', { skip }, () => {
 
   describe('unix socket (mode 700)', () => {
     let rds;
-    let rds2;
-    let a;
-    let b;
+    let first;
+    let second;
     before(async () => {
       rds = await redis.startRedis({ unixSocket: true });
     });
-    after(() => stopAll(a, b, rds, rds2));
+    after(() => stopAll(first, second, rds));
 
     test('two nodes on unix:/path broadcast across', async () => {
-      [a, b] = await twoNodes(`unix:${rds.socket}`, rds.url);
+      first = await twoNodes({ redis: rds, url: `unix:${rds.socket}` }); // probed on rds.url
+      const [a, b] = first.nodes;
       await assertCrossNode(a, b);
       const viaSocket = (await clientList(rds.url)).filter((l) => l.includes(rds.socket));
       assert.equal(viaSocket.length, 4, 'both connections of both nodes use the socket');
     });
 
     test('unix://:password@/path?db=N: AUTH and SELECT over the socket', async () => {
-      await stopAll(a, b);
-      a = b = null;
-      rds2 = await redis.startRedis({ unixSocket: true, args: ['--requirepass', 'sockpw'] });
-      const probe = `redis://:sockpw@127.0.0.1:${rds2.port}`;
-      [a, b] = await twoNodes(`unix://:sockpw@${rds2.socket}?db=2`, probe);
+      await stopAll(first);
+      first = null;
+      second = await twoNodes({
+        redis: { unixSocket: true, args: ['--requirepass', 'sockpw'] },
+        url: (r) => `unix://:sockpw@${r.socket}?db=2`,
+        probeUrl: (r) => `redis://:sockpw@127.0.0.1:${r.port}`,
+      });
+      const [a, b] = second.nodes;
       await assertCrossNode(a, b);
+      const { probeUrl: probe, redis: rds2 } = second;
       const db2 = (await clientList(probe)).filter((l) => l.includes(rds2.socket) && / db=2 /.test(l));
       assert.ok(db2.length >= 2, `socket connections on db 2: ${db2.length}`);
     });

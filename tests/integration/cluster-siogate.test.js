@@ -5,30 +5,24 @@
 // fail fast, and once Redis is back cross-node broadcasts resume (< 2 s).
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, recorder, waitFor } = require('./lib/util');
-const redis = require('./lib/redis');
-const { waitSubscribed, until } = require('./lib/cluster');
+const { startCluster, until } = require('./lib/cluster');
 const { createClient } = require('redis');
 
-const skip = !redis.available() && `redis-server not found at ${redis.REDIS_BIN}`;
+const skip = process.env.SG_REF === '1' && 'siogate cluster events (the reference server has no "cluster *" hooks)';
 
 describe('two siogate nodes', { skip }, () => {
+  let cluster;
   let rds;
   let a;
   let b;
   before(async () => {
-    rds = await redis.startRedis();
-    const settings = { adapter: 'redis', redisUrl: rds.url, requestsTimeout: 2000 };
-    a = await startServer({ settings });
-    b = await startServer({ settings });
-    await waitSubscribed(rds.url, 2);
+    cluster = await startCluster({ nodes: 2, settings: { requestsTimeout: 2000 } });
+    ({ redis: rds, nodes: [a, b] } = cluster);
   });
   after(async () => {
     closeAll();
-    if (a) await a.stop();
-    if (b) await b.stop();
-    if (rds) await rds.stop();
+    if (cluster) await cluster.stop();
   });
 
   test('broadcast, fetchSockets, allRooms and serverSideEmit with ack between nodes', async () => {
@@ -107,7 +101,7 @@ describe('two siogate nodes', { skip }, () => {
     }
     const elapsed = Date.now() - back;
     assert.ok(elapsed < 2000, `cross-node broadcast resumed after ${elapsed} ms`);
-    await waitSubscribed(rds.url, 2);
+    await cluster.waitReady();
     assert.deepEqual(await ask(ca, 'cluster state'), ['ready']);
   });
 });

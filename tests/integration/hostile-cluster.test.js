@@ -7,8 +7,7 @@ const { test, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer, useRef } = require('./lib/server');
 const { connected, closeAll, ask, waitFor, recorder } = require('./lib/util');
-const redis = require('./lib/redis');
-const { waitSubscribed } = require('./lib/cluster');
+const { startCluster } = require('./lib/cluster');
 const { createClient } = require('redis');
 
 const skip = useRef ? 'siogate shutdown and Redis hardening' : false;
@@ -45,12 +44,9 @@ describe('hostile: SIGTERM with work in flight', { skip }, () => {
   });
 
   test('cluster requests another node never answers do not keep the process alive', async () => {
-    const rds = await redis.startRedis();
-    const settings = { adapter: 'redis', redisUrl: rds.url, requestsTimeout: 60000 };
-    const a = await startServer({ settings });
-    const b = await startServer({ settings });
+    const cluster = await startCluster({ nodes: 2, settings: { requestsTimeout: 60000 } });
+    const [a, b] = cluster.nodes;
     try {
-      await waitSubscribed(rds.url, 2);
       const ca = await connected(a.url, { transports: ['websocket'] });
       const silent = await connected(b.url, { transports: ['websocket'] });
       const got = waitFor(silent, 'request');
@@ -63,20 +59,17 @@ describe('hostile: SIGTERM with work in flight', { skip }, () => {
       assert.ok(await timedStop(a) < 4000, 'node a exits');
       assert.ok(await timedStop(b) < 4000, 'node b exits');
     } finally {
-      await rds.stop();
+      await cluster.stop();
     }
   });
 });
 
 describe('hostile: garbage on every Redis channel', { skip }, () => {
   test('undecodable, wrongly shaped and oversized messages are dropped; the node keeps serving', async () => {
-    const rds = await redis.startRedis();
-    const settings = { adapter: 'redis', redisUrl: rds.url, requestsTimeout: 2000 };
-    const a = await startServer({ settings });
-    const b = await startServer({ settings });
-    const pub = createClient({ url: rds.url });
+    const cluster = await startCluster({ nodes: 2, settings: { requestsTimeout: 2000 } });
+    const [a, b] = cluster.nodes;
+    const pub = createClient({ url: cluster.redis.url });
     try {
-      await waitSubscribed(rds.url, 2);
       await pub.connect();
       const ca = await connected(a.url, { transports: ['websocket'] });
       const cb = await connected(b.url, { transports: ['websocket'] });
@@ -107,9 +100,7 @@ describe('hostile: garbage on every Redis channel', { skip }, () => {
     } finally {
       await pub.quit().catch(() => {});
       closeAll();
-      await a.stop();
-      await b.stop();
-      await rds.stop();
+      await cluster.stop();
     }
   });
 });

@@ -13,13 +13,15 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { io } = require('socket.io-client');
-const { waitFor, request, DEFAULT_WAIT_MS } = require('./lib/util');
+const { waitFor, request, requireProgram, DEFAULT_WAIT_MS } = require('./lib/util');
 const { freePort } = require('./lib/server');
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLUSTER = path.join(ROOT, 'deploy/cluster.sh');
 const CHROMIUM = process.env.SG_CHROMIUM || '/usr/bin/chromium';
-const missing = ['/usr/sbin/nginx', '/usr/bin/redis-server'].filter((f) => !fs.existsSync(f));
+// what deploy/cluster.sh runs (same defaults and variables)
+const NGINX = process.env.SG_NGINX || '/usr/sbin/nginx';
+const REDIS = process.env.SG_REDIS || '/usr/bin/redis-server';
 
 
 function cluster(cmd, env) {
@@ -31,7 +33,7 @@ function cluster(cmd, env) {
   });
 }
 
-describe('nginx + 3 siogate nodes + Redis (deploy/cluster.sh)', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, () => {
+describe('nginx + 3 siogate nodes + Redis (deploy/cluster.sh)', () => {
   let env;
   let front;
   let nodes;
@@ -39,6 +41,8 @@ describe('nginx + 3 siogate nodes + Redis (deploy/cluster.sh)', { skip: missing.
   const clients = [];
 
   before(async () => {
+    requireProgram(NGINX, 'nginx-light');
+    requireProgram(REDIS, 'redis-server');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-cluster-'));
     front = await freePort();
     nodes = [await freePort(), await freePort(), await freePort()];
@@ -54,6 +58,7 @@ describe('nginx + 3 siogate nodes + Redis (deploy/cluster.sh)', { skip: missing.
 
   after(async () => {
     for (const c of clients) c.disconnect();
+    if (!env) return; // before() failed before anything was started
     const logs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
     await cluster('down', env);
     // Every node must have exited cleanly (no crash, no sanitizer report).
@@ -116,7 +121,8 @@ describe('nginx + 3 siogate nodes + Redis (deploy/cluster.sh)', { skip: missing.
     }
   });
 
-  test('the chat page in two Chromium tabs on different nodes', { skip: fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} not found` }, async () => {
+  test('the chat page in two Chromium tabs on different nodes', async () => {
+    requireProgram(CHROMIUM, 'chromium');
     const { chromium } = require('playwright-core');
     const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
     const context = await chromium.launchPersistentContext(userDataDir, {

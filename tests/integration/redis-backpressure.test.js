@@ -7,14 +7,11 @@
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, recorder } = require('./lib/util');
-const redis = require('./lib/redis');
-const { waitSubscribed, until } = require('./lib/cluster');
+const { startCluster, until } = require('./lib/cluster');
 const { createClient } = require('redis');
 
-const skip = (!redis.available() && `redis-server not found at ${redis.REDIS_BIN}`)
-  || (process.env.SG_REF === '1' && 'siogate settings and log lines');
+const skip = process.env.SG_REF === '1' && 'siogate settings and log lines';
 
 const LIMIT = '1mb';
 const FLOOD_COUNT = 4000;
@@ -52,7 +49,7 @@ function lines(node, re) {
 }
 
 describe('Redis that stops reading', { skip }, () => {
-  let rds;
+  let cluster;
   let a;
   let b;
   let pid = 0;
@@ -67,19 +64,14 @@ describe('Redis that stops reading', { skip }, () => {
   process.on('exit', resume);
 
   before(async () => {
-    rds = await redis.startRedis();
-    pid = await redisPid(rds.url);
-    const settings = { adapter: 'redis', redisUrl: rds.url, redisOutputLimit: LIMIT };
-    a = await startServer({ settings });
-    b = await startServer({ settings });
-    await waitSubscribed(rds.url, 2);
+    cluster = await startCluster({ nodes: 2, settings: { redisOutputLimit: LIMIT } });
+    [a, b] = cluster.nodes;
+    pid = await redisPid(cluster.redis.url);
   });
   after(async () => {
     resume();
     closeAll();
-    if (a) await a.stop();
-    if (b) await b.stop();
-    if (rds) await rds.stop();
+    if (cluster) await cluster.stop();
   });
 
   test('a broadcast flood is bounded by redisOutputLimit, and traffic resumes', async (t) => {

@@ -1,12 +1,38 @@
 'use strict';
-// Helpers for the cluster tests: wait until every node of a cluster holds its
-// Redis subscriptions (so a message published now reaches all of them).
+// The cluster fixture of the integration tests: siogate nodes (testkit app,
+// adapter = redis) on one private redis-server, ready when startCluster
+// resolves; stop() stops the nodes, then the redis-server if it started it.
+//
+// "Ready" asks the nodes first: the testkit app's "cluster state" event acks
+// "ready" once the node's command and subscriber connections to Redis are up
+// (server/app_testkit_cluster.c). That alone is not enough: the subscriber
+// sends its SUBSCRIBE / PSUBSCRIBE commands at that moment and Redis answers
+// them later, and a message published in between is lost. So it also waits
+// until Redis counts the subscriptions (PUBSUB NUMSUB on each namespace's
+// request channel, PUBSUB NUMPAT), which is what the Pub/Sub adapter and
+// Node's @socket.io/redis-adapter subscribe to; a Node peer sharing the Redis
+// counts there too (option `subscribers`).
 
 const { createClient } = require('redis');
+const { startServer } = require('./server');
+const { startRedis } = require('./redis');
+const { connected, ask, DEFAULT_WAIT_MS } = require('./util');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until pred() is truthy (async allowed) or fail after ms. */
+async function until(pred, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await sleep(20);
+  }
+}
 
 /** Poll Redis until `nodes` connections subscribe to the request channel of
- *  each namespace and at least `nodes` patterns exist (bounded wait). */
-async function waitSubscribed(redisUrl, nodes, { key = 'socket.io', nsps = ['/'], ms = 10000 } = {}) {
+ *  each namespace and at least `nodes` patterns per namespace exist. */
+async function waitSubscribed(redisUrl, nodes, { key = 'socket.io', nsps = ['/'], ms = DEFAULT_WAIT_MS } = {}) {
   const c = createClient({ url: redisUrl });
   c.on('error', () => {});
   await c.connect();
@@ -18,21 +44,101 @@ async function waitSubscribed(redisUrl, nodes, { key = 'socket.io', nsps = ['/']
       const ok = Object.values(counts).every((v) => v === nodes) && numpat >= nodes * nsps.length;
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`cluster not subscribed: NUMSUB ${JSON.stringify(counts)}, NUMPAT ${numpat}, want ${nodes}`);
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
   } finally {
     await c.quit().catch(() => {});
   }
 }
 
-/** Poll until pred() is truthy (async allowed) or fail after ms. */
-async function until(pred, ms, what) {
+/** Ask each node (a server handle) for its cluster state until every one
+ *  says "ready". The probing client leaves again. */
+async function waitNodesReady(nodes, ms = DEFAULT_WAIT_MS) {
   const deadline = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+  for (const node of nodes) {
+    const c = await connected(node.url, { transports: ['websocket'] });
+    try {
+      let state;
+      for (;;) {
+        [state] = await ask(c, 'cluster state');
+        if (state === 'ready') break;
+        if (Date.now() > deadline) {
+          throw new Error(`node on port ${node.port} not ready within ${ms} ms (cluster state "${state}")\n--- its output ---\n${node.logs()}`);
+        }
+        await sleep(20);
+      }
+    } finally {
+      c.disconnect();
+    }
   }
 }
 
-module.exports = { waitSubscribed, until };
+/**
+ * Wait until a cluster is ready: every node of `nodes` says so, then Redis
+ * (reached at probeUrl) counts `subscribers` subscriptions (default: one per
+ * node; more when Node peers share the Redis).
+ * @param {object[]} nodes server handles (lib/server.js)
+ * @param {string} probeUrl a redis:// URL the test process can use
+ * @param {object} [o] { subscribers, key, nsps, ms }
+ */
+async function waitReady(nodes, probeUrl, o = {}) {
+  const ms = o.ms || DEFAULT_WAIT_MS;
+  await waitNodesReady(nodes, ms);
+  await waitSubscribed(probeUrl, o.subscribers || nodes.length, { key: o.key, nsps: o.nsps, ms });
+}
+
+/**
+ * Start a cluster: `nodes` siogate nodes on one Redis, ready when it resolves.
+ * @param {object} [o]
+ * @param {number} [o.nodes=2]
+ * @param {object} [o.settings] extra settings for every node (adapter and
+ *   redisUrl are set here; settings.redisKey is honoured by the readiness check)
+ * @param {object} [o.redis] a running redis handle to use (stop() leaves it
+ *   running), or options for startRedis() ({args, unixSocket}) to start one
+ * @param {string|function} [o.url] the redisUrl the nodes get, or a function
+ *   of the redis handle (for credentials, /db, unix sockets); default redis.url
+ * @param {string|function} [o.probeUrl] the URL the readiness check uses
+ *   (default: url when it is redis://, else redis.url)
+ * @param {string[]} [o.nsps] namespaces whose request channel is counted
+ * @param {number} [o.subscribers] subscriptions expected (default: nodes)
+ * @returns {Promise<{redis, nodes, url, probeUrl, waitReady, stop}>}
+ *   waitReady(opts) checks again (after a Redis restart, a peer joining...)
+ *   with the same nodes, key and namespaces unless opts says otherwise.
+ */
+async function startCluster(o = {}) {
+  const given = o.redis && typeof o.redis.stop === 'function' ? o.redis : null;
+  const redis = given || (await startRedis(o.redis || {}));
+  const pick = (v, dflt) => (typeof v === 'function' ? v(redis) : v || dflt);
+  const url = pick(o.url, redis.url);
+  const probeUrl = pick(o.probeUrl, /^redis:/.test(url) ? url : redis.url);
+  const settings = { ...(o.settings || {}), adapter: 'redis', redisUrl: url };
+  const readiness = { key: settings.redisKey, nsps: o.nsps, subscribers: o.subscribers };
+  const nodes = [];
+  const cluster = {
+    redis,
+    nodes,
+    url,
+    probeUrl,
+    waitReady: (w = {}) => waitReady(nodes, probeUrl, { ...readiness, ...w }),
+    /** Stop every node, then the Redis this fixture started; throws the first
+     *  error (a node that did not exit cleanly) once everything is stopped. */
+    async stop() {
+      let first = null;
+      for (const n of nodes) {
+        try { await n.stop(); } catch (e) { first = first || e; }
+      }
+      if (!given) await redis.stop().catch((e) => { first = first || e; });
+      if (first) throw first;
+    },
+  };
+  try {
+    for (let i = 0; i < (o.nodes === undefined ? 2 : o.nodes); i++) nodes.push(await startServer({ settings }));
+    await cluster.waitReady();
+  } catch (e) {
+    await cluster.stop().catch(() => {});
+    throw e;
+  }
+  return cluster;
+}
+
+module.exports = { startCluster, waitReady, waitNodesReady, waitSubscribed, until };

@@ -19,6 +19,15 @@ function available() {
   return fs.existsSync(REDIS_BIN);
 }
 
+/** Throws when redis-server is missing: the README's test command
+ *  (deploy/dev.sh test) installs it, so a test that needs it fails rather
+ *  than skips. */
+function requireRedis() {
+  if (!available()) {
+    throw new Error(`redis-server not found at ${REDIS_BIN}: install Debian's redis-server package `
+      + '(deploy/dev.sh test installs every test dependency) or point SG_REDIS_SERVER at one');
+  }
+}
 
 function spawnRedis(port, dir, extra = []) {
   const child = spawn(REDIS_BIN, [
@@ -69,6 +78,7 @@ function killChild(child) {
  *  opts.args: extra redis-server arguments; opts.unixSocket: also listen on
  *  a unix socket (handle.socket, mode 700). */
 async function startRedis(opts = {}) {
+  requireRedis();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-redis-'));
   const port = await freePort();
   const socket = opts.unixSocket ? path.join(dir, 'redis.sock') : null;
@@ -92,4 +102,4 @@ async function startRedis(opts = {}) {
   return handle;
 }
 
-module.exports = { startRedis, available, REDIS_BIN };
+module.exports = { startRedis, available, requireRedis, REDIS_BIN };

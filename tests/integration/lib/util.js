@@ -3,6 +3,7 @@
 // sockets that are always cleaned up, event waiting with generous upper
 // bounds, raw HTTP (Engine.IO long-polling) and raw WebSocket access.
 
+const fs = require('node:fs');
 const http = require('node:http');
 const { io, Manager } = require('socket.io-client');
 const WebSocket = require('ws');
@@ -70,6 +71,21 @@ function closeAll() {
     try { w.terminate(); } catch {}
   }
   rawSockets.clear();
+}
+
+// ------------------------------------------------------------ set-up
+
+/**
+ * Throw when a program the tests need is missing. The README's test command
+ * (deploy/dev.sh test) installs every one of them (redis-server, nginx,
+ * chromium), so a missing program is a broken set-up that must fail the
+ * test, never skip it.
+ */
+function requireProgram(file, debianPackage) {
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} not found: install Debian's ${debianPackage} package `
+      + '(deploy/dev.sh test installs every test dependency)');
+  }
 }
 
 // ------------------------------------------------------------ waiting
@@ -356,6 +372,7 @@ module.exports = {
   connected,
   waitConnect,
   closeAll,
+  requireProgram,
   waitFor,
   recorder,
   ask,

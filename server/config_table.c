@@ -1,0 +1,225 @@
+/* config_table.c - the settings table: one row per setting (name,
+ * environment variable, type, range, default, help), the lists of choices
+ * and the checks of string values. config.c does the parsing, the sources
+ * and the help from these rows, so adding a setting means adding a struct
+ * field in config.h and one row here (the shape of redis src/config.c,
+ * static_configs[]). */
+#include "config_internal.h"
+
+#include "util.h"
+
+#include <ctype.h>
+
+/* The build may bake in where the client bundle and static files live. */
+#ifdef SG_DEFAULT_CLIENT_DIR
+#define SG_CLIENT_DIR_DEFAULT SG_DEFAULT_CLIENT_DIR
+#else
+#define SG_CLIENT_DIR_DEFAULT ""
+#endif
+#ifdef SG_DEFAULT_STATIC_DIR
+#define SG_STATIC_DIR_DEFAULT SG_DEFAULT_STATIC_DIR
+#else
+#define SG_STATIC_DIR_DEFAULT ""
+#endif
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const apps[] = {"chat", "testkit", "conformance", "none", NULL};
+/* New cluster backends add their name here (and their ops in adapter/). */
+static const char *const adapters[] = {"memory", "redis", NULL};
+static const char *const transport_names[] = {"polling", "websocket", NULL};
+
+#define MS_MAX 3600000ULL /* one hour, for every timeout in ms */
+#define OFF(f) offsetof(sg_config_t, f)
+
+static const char *check_host(const char *v, char **norm);
+static const char *check_path(const char *v, char **norm);
+static const char *check_namespaces(const char *v, char **norm);
+
+const sg_cfg_row_t sg_config__rows[] = {
+    {"host", "SIOGATE_HOST", CT_STRING, ST_STR, OFF(host), 1, 255, "127.0.0.1", NULL, check_host, 0,
+     "Address to listen on: an IP address or a host name."},
+    {"port", "SIOGATE_PORT", CT_UINT, ST_INT, OFF(port), 1, 65535, "3000", NULL, NULL, 0,
+     "TCP port to listen on."},
+    {"path", "SIOGATE_PATH", CT_STRING, ST_STR, OFF(path), 1, 255, "/socket.io/", NULL, check_path,
+     0, "URL prefix of the Engine.IO endpoint; a missing leading or trailing '/' is added."},
+    {"pingInterval", "SIOGATE_PING_INTERVAL", CT_UINT, ST_UINT, OFF(ping_interval), 1, MS_MAX,
+     "25000", NULL, NULL, 0, "Milliseconds between two server pings."},
+    {"pingTimeout", "SIOGATE_PING_TIMEOUT", CT_UINT, ST_UINT, OFF(ping_timeout), 1, MS_MAX, "20000",
+     NULL, NULL, 0, "Milliseconds to wait for a pong before the session is closed."},
+    {"upgradeTimeout", "SIOGATE_UPGRADE_TIMEOUT", CT_UINT, ST_UINT, OFF(upgrade_timeout), 1, MS_MAX,
+     "10000", NULL, NULL, 0, "Milliseconds a transport upgrade may take."},
+    {"maxHttpBufferSize", "SIOGATE_MAX_HTTP_BUFFER_SIZE", CT_SIZE, ST_SIZE,
+     OFF(max_http_buffer_size), 1, GB, "1000000", NULL, NULL, 0,
+     "Largest message or polling request body accepted, in bytes."},
+    {"transports", "SIOGATE_TRANSPORTS", CT_LIST, ST_TRANSPORTS, OFF(transport_polling), 0, 0,
+     "polling,websocket", transport_names, NULL, 0,
+     "Allowed transports, comma separated (at least one)."},
+    {"maxPayloadPackets", "SIOGATE_MAX_PAYLOAD_PACKETS", CT_UINT, ST_SIZE, OFF(max_payload_packets),
+     1, 1000000, "1000", NULL, NULL, 0, "Most packets accepted in one polling POST body."},
+    {"connectTimeout", "SIOGATE_CONNECT_TIMEOUT", CT_UINT, ST_UINT, OFF(connect_timeout), 1, MS_MAX,
+     "45000", NULL, NULL, 0,
+     "Milliseconds a client may take to join a namespace after the handshake."},
+    {"maxAttachments", "SIOGATE_MAX_ATTACHMENTS", CT_UINT, ST_SIZE, OFF(max_attachments), 0, 10000,
+     "10", NULL, NULL, 0, "Most binary attachments in one Socket.IO packet."},
+    {"maxBinaryPacketSize", "SIOGATE_MAX_BINARY_PACKET_SIZE", CT_SIZE, ST_SIZE,
+     OFF(max_binary_packet_size), 0, 64 * GB, "0", NULL, NULL, 0,
+     "Bytes a Socket.IO packet with binary attachments may hold in all (text plus "
+     "attachments) while it is being received; 0 = twice maxHttpBufferSize."},
+    {"attachmentTimeout", "SIOGATE_ATTACHMENT_TIMEOUT", CT_UINT, ST_UINT, OFF(attachment_timeout),
+     1, MS_MAX, "30000", NULL, NULL, 0,
+     "Milliseconds the binary attachments of a packet may take to arrive; past it the "
+     "connection is closed."},
+    {"maxPendingAcks", "SIOGATE_MAX_PENDING_ACKS", CT_UINT, ST_SIZE, OFF(max_pending_acks), 1,
+     10000000, "1000", NULL, NULL, 0,
+     "Acknowledgements the server may await from one socket at a time; an emit with ack "
+     "beyond it fails."},
+    {"maxRoomsPerSocket", "SIOGATE_MAX_ROOMS_PER_SOCKET", CT_UINT, ST_SIZE,
+     OFF(max_rooms_per_socket), 1, 100000000, "10000", NULL, NULL, 0,
+     "Rooms one socket may be in (its own id room not counted); a join beyond it fails."},
+    {"namespaces", "SIOGATE_NAMESPACES", CT_STRING, ST_STR, OFF(namespaces), 0, 4096, "", NULL,
+     check_namespaces, 0,
+     "Namespaces accepted besides '/', comma separated, each starting with '/'."},
+    {"cors", "SIOGATE_CORS", CT_STRING, ST_STR, OFF(cors_origin), 0, 4096, "", NULL, NULL, 0,
+     "Allowed CORS origins: empty = no CORS headers, '*' = any, or a comma-separated list."},
+    {"corsCredentials", "SIOGATE_CORS_CREDENTIALS", CT_BOOL, ST_INT, OFF(cors_credentials), 0, 1,
+     "false", NULL, NULL, 0,
+     "Send Access-Control-Allow-Credentials (browsers need explicit origins)."},
+    {"handshakeHeaders", "SIOGATE_HANDSHAKE_HEADERS", CT_STRING, ST_STR, OFF(handshake_headers), 0,
+     4096, "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-request-id",
+     NULL, NULL, 0,
+     "Headers outside libwebsockets' built-in list to keep in socket.handshake, comma separated."},
+    {"serveClient", "SIOGATE_SERVE_CLIENT", CT_BOOL, ST_INT, OFF(serve_client), 0, 1, "true", NULL,
+     NULL, 0, "Serve the Socket.IO client bundle under the endpoint path."},
+    {"clientDir", "SIOGATE_CLIENT_DIR", CT_STRING, ST_STR, OFF(client_dir), 0, 4096,
+     SG_CLIENT_DIR_DEFAULT, NULL, NULL, CF_BUILD,
+     "Directory holding socket.io.min.js etc.; the default is set at build time."},
+    {"staticDir", "SIOGATE_STATIC_DIR", CT_STRING, ST_STR, OFF(static_dir), 0, 4096,
+     SG_STATIC_DIR_DEFAULT, NULL, NULL, CF_BUILD,
+     "Directory served at '/' (empty = none); the default is set at build time."},
+    {"outqHardLimit", "SIOGATE_OUTQ_HARD_LIMIT", CT_SIZE, ST_SIZE, OFF(outq_hard_limit), KB,
+     64 * GB, "32mb", NULL, NULL, 0, "Bytes queued for one client past which it is closed."},
+    {"outqSoftLimit", "SIOGATE_OUTQ_SOFT_LIMIT", CT_SIZE, ST_SIZE, OFF(outq_soft_limit), KB,
+     64 * GB, "8mb", NULL, NULL, 0,
+     "Bytes queued for one client that may last only outqSoftSeconds (<= outqHardLimit)."},
+    {"outqSoftSeconds", "SIOGATE_OUTQ_SOFT_SECONDS", CT_UINT, ST_UINT, OFF(outq_soft_seconds), 1,
+     86400, "60", NULL, NULL, 0, "Seconds a client may stay over outqSoftLimit."},
+    {"maxConnections", "SIOGATE_MAX_CONNECTIONS", CT_UINT, ST_SIZE, OFF(max_connections), 0,
+     10000000, "0", NULL, NULL, 0,
+     "Most open client TCP connections; past it new ones are accepted and closed at once. "
+     "0 = the process's open-file limit minus a reserve of 64."},
+    {"maxSessions", "SIOGATE_MAX_SESSIONS", CT_UINT, ST_SIZE, OFF(max_sessions), 0, 10000000, "0",
+     NULL, NULL, 0,
+     "Most concurrent Engine.IO sessions; past it a handshake is refused (503 / 400 Server "
+     "full). 0 = maxConnections minus 32, so refusals still get an answer."},
+    {"wsRxBuffer", "SIOGATE_WS_RX_BUFFER", CT_SIZE, ST_SIZE, OFF(ws_rx_buffer), 128, MB, "256",
+     NULL, NULL, 0, "Per-connection WebSocket receive buffer of libwebsockets, in bytes (memory per client vs. fewer reads for big messages)."},
+    {"app", "SIOGATE_APP", CT_ENUM, ST_STR, OFF(app), 0, 0, "chat", apps, NULL, 0,
+     "Built-in application: chat (the demo page), testkit (handlers for the integration "
+     "tests; any client can act on the whole cluster: never expose it), conformance (the "
+     "official protocol suites) or none."},
+    {"chatMessageRate", "SIOGATE_CHAT_MESSAGE_RATE", CT_UINT, ST_UINT, OFF(chat_message_rate), 1,
+     100000, "5", NULL, NULL, 0,
+     "app = chat: messages and typing events per second one socket may send; more are dropped."},
+    {"chatMessageBurst", "SIOGATE_CHAT_MESSAGE_BURST", CT_UINT, ST_UINT, OFF(chat_message_burst),
+     1, 100000, "10", NULL, NULL, 0,
+     "app = chat: how many of those events one socket may send at once before the rate applies."},
+    {"adapter", "SIOGATE_ADAPTER", CT_ENUM, ST_STR, OFF(adapter), 0, 0, "memory", adapters, NULL, 0,
+     "Adapter that carries broadcasts between nodes; memory = single process, redis = Redis "
+     "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter)."},
+    {"redisUrl", "SIOGATE_REDIS_URL", CT_STRING, ST_STR, OFF(redis_url), 1, 4096,
+     "redis://127.0.0.1:6379", NULL, NULL, 0,
+     "Redis for adapter = redis: redis://[user:password@]host[:port][/db], unix:/path or "
+     "unix://[[user]:password@]/path[?db=N]."},
+    {"redisKey", "SIOGATE_REDIS_KEY", CT_STRING, ST_STR, OFF(redis_key), 1, 255, "socket.io", NULL,
+     NULL, 0, "Channel prefix shared by every node of the cluster (the Node adapter's key)."},
+    {"requestsTimeout", "SIOGATE_REQUESTS_TIMEOUT", CT_UINT, ST_UINT, OFF(requests_timeout), 1,
+     MS_MAX, "5000", NULL, NULL, 0,
+     "Milliseconds to wait for the other nodes' answers (fetchSockets, allRooms, serverSideEmit)."},
+    {"publishOnSpecificResponseChannel", "SIOGATE_PUBLISH_ON_SPECIFIC_RESPONSE_CHANNEL", CT_BOOL,
+     ST_INT, OFF(publish_specific), 0, 1, "false", NULL, NULL, 0,
+     "Answer requests on the requester's own response channel instead of the shared one."},
+    {"redisReconnectMin", "SIOGATE_REDIS_RECONNECT_MIN", CT_UINT, ST_UINT,
+     OFF(redis_reconnect_min), 1, MS_MAX, "100", NULL, NULL, 0,
+     "First delay in ms before reconnecting to Redis; doubles on each failure."},
+    {"redisReconnectMax", "SIOGATE_REDIS_RECONNECT_MAX", CT_UINT, ST_UINT,
+     OFF(redis_reconnect_max), 1, MS_MAX, "1000", NULL, NULL, 0,
+     "Longest delay in ms between two Redis reconnection attempts."},
+    {"redisConnectTimeout", "SIOGATE_REDIS_CONNECT_TIMEOUT", CT_UINT, ST_UINT,
+     OFF(redis_connect_timeout), 1, MS_MAX, "5000", NULL, NULL, 0,
+     "Milliseconds a Redis connection attempt may take, handshake included, before it is "
+     "abandoned and retried."},
+    {"redisOutputLimit", "SIOGATE_REDIS_OUTPUT_LIMIT", CT_SIZE, ST_SIZE, OFF(redis_output_limit),
+     64 * KB, 64 * GB, "32mb", NULL, NULL, 0,
+     "Bytes of commands sent to Redis and not yet answered; past it publishes are dropped "
+     "(counted, logged once per episode) until Redis catches up."},
+    {"logLevel", "SIOGATE_LOG_LEVEL", CT_ENUM, ST_LOG, OFF(log_level), 0, 0, "info", log_levels,
+     NULL, 0, "Log verbosity."},
+};
+
+const size_t sg_config__nrows = sizeof sg_config__rows / sizeof sg_config__rows[0];
+
+_Static_assert(sizeof sg_config__rows / sizeof sg_config__rows[0] <=
+                   8 * sizeof(((sg_config_t *)0)->explicit_set),
+               "sg_config_t.explicit_set needs one bit per row");
+
+/* ---- string checks ------------------------------------------------------ */
+
+static int has_space_or_ctl(const char *v)
+{
+    for (; *v; v++)
+        if (isspace((unsigned char)*v) || iscntrl((unsigned char)*v))
+            return 1;
+    return 0;
+}
+
+static const char *check_host(const char *v, char **norm)
+{
+    (void)norm;
+    return has_space_or_ctl(v) ? "must not contain spaces" : NULL;
+}
+
+static const char *check_path(const char *v, char **norm)
+{
+    if (has_space_or_ctl(v) || strpbrk(v, "?#"))
+        return "must not contain spaces, '?' or '#'";
+    size_t n = strlen(v);
+    char *p = sg_malloc(n + 3);
+    size_t k = 0;
+    if (v[0] != '/')
+        p[k++] = '/';
+    memcpy(p + k, v, n);
+    k += n;
+    if (p[k - 1] != '/')
+        p[k++] = '/';
+    p[k] = '\0';
+    *norm = p;
+    return NULL;
+}
+
+/* Drops the blanks people put after commas, so consumers can split on ','. */
+static const char *check_namespaces(const char *v, char **norm)
+{
+    const char *item, *why = NULL;
+    size_t len, k = 0;
+    if (!*v)
+        return NULL;
+    char *out = sg_malloc(strlen(v) + 1);
+    for (const char *p = v; !why && sg_config__next_item(&p, &item, &len);) {
+        if (len == 0)
+            why = "empty entry in the list";
+        else if (*item != '/')
+            why = "each namespace must start with '/'";
+        else if (strcspn(item, " \t") < len)
+            why = "namespaces must not contain spaces";
+        if (k)
+            out[k++] = ',';
+        memcpy(out + k, item, len);
+        k += len;
+    }
+    out[k] = '\0';
+    if (why)
+        sg_free(out);
+    else
+        *norm = out;
+    return why;
+}

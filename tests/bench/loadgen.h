@@ -1,0 +1,128 @@
+/* loadgen.h - what the parts of the load generator share: the state of the
+ * generator, of each client connection and of each measured phase, and the
+ * functions one part calls in another.
+ *
+ *   loadgen.c         options, the connect phase and what ends a run
+ *   loadgen_client.c  the minimal WebSocket / Engine.IO / Socket.IO client
+ *   loadgen_phases.c  the scenarios: the publisher's pacing and the phases
+ *   loadgen_report.c  histograms, CPU accounting and the JSON on stdout
+ */
+#ifndef LOADGEN_H
+#define LOADGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#define LG_CAP 64           /* first payload bytes kept per frame: enough to classify it */
+#define LG_HIST_BUCKETS 1024
+#define LG_MAX_PHASES 32
+#define LG_JOIN_ACK_ID 1
+
+enum { ST_TCP, ST_HTTP, ST_EIO, ST_SIO, ST_JOIN, ST_READY, ST_DEAD };
+enum { ROLE_IDLE, ROLE_RECV, ROLE_PUB, ROLE_ACK };
+enum { MODE_IDLE, MODE_FANOUT, MODE_ACK };
+enum { PH_MAX, PH_RATE, PH_ACK };
+
+/* Log-bucket histogram of nanoseconds: 16 linear sub-buckets per power of two (~6%). */
+typedef struct {
+    uint64_t b[LG_HIST_BUCKETS];
+    uint64_t n, max, min;
+    double sum;
+} lg_hist_t;
+
+struct lg_gen;
+
+typedef struct {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    struct lg_gen *g;
+    uint64_t plen, pgot;
+    uint64_t t_start;   /* connect start; in ack mode, send time of the pending echo */
+    uint32_t ack_id, idx;
+    uint8_t state, role, opcode, hlen, hneed, crlf, cap_len, pad;
+    uint8_t hdr[14];
+    uint8_t cap[LG_CAP];
+} lg_conn_t;
+
+typedef struct {
+    int kind;
+    size_t size;
+    double frac;        /* PH_RATE: fraction of the previous max phase's rate */
+    double rate;        /* messages per second actually targeted */
+    double warm, secs;
+    /* results */
+    uint64_t sent, skipped, deliveries, acks;
+    double wall, srv_cpu, gen_cpu;
+    lg_hist_t hist;
+} lg_phase_t;
+
+typedef struct lg_gen {
+    uv_loop_t *loop;
+    /* options */
+    int mode;
+    const char *host;
+    int port;
+    int n;
+    double conn_rate;
+    int max_inflight;
+    double connect_timeout, duration, max_hold, warm, secs, lat_warm, lat_secs, drain_timeout;
+    int addr_offset;
+    int server_pids[8], n_server_pids;
+    int pub_port; /* the publisher's server; receivers use port (cross-node runs) */
+    char sizes[128], fracs[128];
+    const char *room;
+    /* state */
+    lg_conn_t *conns; /* n clients, then the publisher */
+    int started, inflight, connected, ready, failed, dropped, srv_closed, conn_errors;
+    uint64_t t0, t_ready;
+    double srv_cpu0, gen_cpu0;
+    uint64_t pings, deliveries_total, sent_total, bad_frames;
+    lg_hist_t connect_hist;
+    uint32_t rng;
+    uv_timer_t pace, deadline, phase_timer, tick;
+    uv_check_t check;
+    uv_signal_t sigterm, sigint;
+    int phase_ready; /* connect phase over */
+    /* phases */
+    lg_phase_t ph[LG_MAX_PHASES];
+    int nph, cur, measuring, draining;
+    uint64_t ph_t0, ph_sent, ph_skipped, ph_deliv0, drain_t0;
+    size_t window;
+    char *pad_buf;
+    size_t pad_cap;
+} lg_gen_t;
+
+/* ---- loadgen_report.c */
+
+void lg_hist_add(lg_hist_t *h, uint64_t v);
+/** CPU seconds (user + system) this process has used. */
+double lg_gen_cpu_now(void);
+/** CPU seconds of the server processes (--server-pid), summed; -1 if unknown. */
+double lg_servers_cpu(const lg_gen_t *g);
+/** Print the JSON report on stdout and leave with code. */
+void lg_gen_exit(lg_gen_t *g, int code) __attribute__((noreturn));
+
+/* ---- loadgen_client.c */
+
+/** Open connection c (index idx, ROLE_*) and walk it up to ST_READY. */
+void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role);
+/** One masked WebSocket text frame. */
+void lg_ws_text(lg_conn_t *c, const char *s, size_t len);
+/** The next echo with ack of an ack-mode client (stamps t_start). */
+void lg_ack_send(lg_conn_t *c);
+
+/* ---- loadgen_phases.c */
+
+/** Build the phases from the options and start the first one. */
+void lg_pub_start_phases(lg_gen_t *g);
+/** Close the phase being measured and start the next (or exit after the last). */
+void lg_phase_end(lg_gen_t *g);
+
+/* ---- loadgen.c */
+
+/** A client changed state: move the run on when a stage is complete. */
+void lg_gen_check(lg_gen_t *g);
+
+#endif
