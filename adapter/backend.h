@@ -16,6 +16,7 @@ typedef struct sg_adapter_env {
     int specific_response_channel;   /* publishOnSpecificResponseChannel */
     void (*log)(void *ud, int level, const char *msg); /* 0 error .. 3 debug */
     void *log_ud;
+    void *shared; /* what the backend shares between its namespaces, or NULL */
 } sg_adapter_env_t;
 
 /** A backend. Every function pointer may be NULL: the operation is then

@@ -59,6 +59,10 @@ struct sg_redis {
     unsigned connect_timeout; /* ms */
     sg_redis_log_cb log;
     void *log_ud;
+    int command_only;
+    char *role;
+    void (*on_ready)(void *ud);
+    void *on_ready_ud;
     conn_t cmd, sub;
     sg_map_t *subs;
     sg_redis_state_t state;
@@ -225,7 +229,7 @@ bad:
 static void update_state(sg_redis_t *r)
 {
     sg_redis_state_t s;
-    if (r->cmd.state == CONN_READY && r->sub.state == CONN_READY)
+    if (r->cmd.state == CONN_READY && (r->command_only || r->sub.state == CONN_READY))
         s = SG_REDIS_READY;
     else
         s = r->state == SG_REDIS_CONNECTING ? SG_REDIS_CONNECTING : SG_REDIS_DOWN;
@@ -233,10 +237,12 @@ static void update_state(sg_redis_t *r)
         return;
     r->state = s;
     if (s == SG_REDIS_READY)
-        rlog(r, 2, "redis %s: cluster connection ready", r->where);
+        rlog(r, 2, "redis %s: %s connection ready", r->where, r->role);
     else
-        rlog(r, 1, "redis %s: cluster connection down; cross-node operations fail until it is back",
-             r->where);
+        rlog(r, 1, "redis %s: %s connection down; cross-node operations fail until it is back",
+             r->where, r->role);
+    if (s == SG_REDIS_READY && r->on_ready)
+        r->on_ready(r->on_ready_ud); /* last: it may send commands */
 }
 
 static void conn_start(conn_t *c);
@@ -440,12 +446,17 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
     r->out.limit = o->output_limit ? o->output_limit : DEFAULT_OUTPUT_LIMIT;
     r->log = o->log;
     r->log_ud = o->log_ud;
+    r->command_only = o->command_only;
+    r->role = sg_strdup(o->role ? o->role : "cluster");
+    r->on_ready = o->on_ready;
+    r->on_ready_ud = o->on_ready_ud;
     r->subs = sg_map_new();
     conn_init(r, &r->cmd, "command", 0);
     conn_init(r, &r->sub, "subscriber", 1);
-    rlog(r, 2, "redis %s: connecting", r->where);
+    rlog(r, 2, "redis %s: connecting (%s)", r->where, r->role);
     conn_start(&r->cmd);
-    conn_start(&r->sub);
+    if (!r->command_only)
+        conn_start(&r->sub);
     *out = r;
     return 0;
 }
@@ -484,6 +495,7 @@ void sg_redis_free(sg_redis_t *r)
     sg_free(r->user);
     sg_free(r->pass);
     sg_free(r->where);
+    sg_free(r->role);
 }
 
 sg_redis_state_t sg_redis_state(const sg_redis_t *r)
@@ -555,7 +567,7 @@ void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_m
     s->ud = ud;
     sg_map_put(r->subs, s->key, s->klen, s);
     if (r->sub.state == CONN_READY)
-        issue_sub(r, s, 0);
+        issue_sub(r, s, 0); /* never READY when command_only */
 }
 
 void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern)

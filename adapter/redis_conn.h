@@ -58,6 +58,16 @@ typedef struct sg_redis_opts {
                                  which publishes and commands are refused; 0 = 32 MB */
     sg_redis_log_cb log;      /* may be NULL */
     void *log_ud;
+    /** 1: the command connection only (a stream reader blocked in XREAD
+     *  needs one of its own and no subscriber); the state is that
+     *  connection's. Subscriptions are then never issued. */
+    int command_only;
+    /** What the connection is for, in log lines ("cluster" when NULL). */
+    const char *role;
+    /** Called each time the state becomes SG_REDIS_READY (the first time and
+     *  after every reconnect), after the subscriptions are re-issued. */
+    void (*on_ready)(void *ud);
+    void *on_ready_ud;
 } sg_redis_opts_t;
 
 typedef enum {

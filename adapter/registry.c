@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "redis_conn.h"
+#include "streams.h"
 #include "util.h"
 
 typedef struct sg_backend_def sg_backend_def_t;
@@ -17,6 +18,7 @@ struct sg_backend {
     sg_backend_env_t env;
     sg_adapter_env_t aenv; /* what its namespaces are opened with */
     sg_redis_t *redis;
+    sg_streams_t *streams;
     char *key;
 };
 
@@ -55,18 +57,25 @@ static const char *memory_state(const sg_backend_t *b)
 
 /* ---- redis: one shared pair of connections ---- */
 
+/* The connection settings every Redis backend reads; url is the caller's
+ * copy (setting() reuses its buffer). */
+static sg_redis_opts_t redis_opts(const sg_backend_t *b, const char *url)
+{
+    return (sg_redis_opts_t){.url = url,
+                             .backoff_min_ms = (unsigned)number(b, "redisReconnectMin"),
+                             .backoff_max_ms = (unsigned)number(b, "redisReconnectMax"),
+                             .connect_timeout_ms = (unsigned)number(b, "redisConnectTimeout"),
+                             .output_limit = (size_t)number(b, "redisOutputLimit"),
+                             .log = b->env.log,
+                             .log_ud = b->env.log_ud};
+}
+
 static int redis_start(sg_backend_t *b, char *err, size_t errlen)
 {
     /* Each setting() may reuse the caller's buffer: keep the copies. */
     char *url = sg_strdup(setting(b, "redisUrl"));
     b->key = sg_strdup(*setting(b, "redisKey") ? setting(b, "redisKey") : "socket.io");
-    sg_redis_opts_t o = {.url = url,
-                         .backoff_min_ms = (unsigned)number(b, "redisReconnectMin"),
-                         .backoff_max_ms = (unsigned)number(b, "redisReconnectMax"),
-                         .connect_timeout_ms = (unsigned)number(b, "redisConnectTimeout"),
-                         .output_limit = (size_t)number(b, "redisOutputLimit"),
-                         .log = b->env.log,
-                         .log_ud = b->env.log_ud};
+    sg_redis_opts_t o = redis_opts(b, url);
     int rc = sg_redis_new(b->env.loop, &o, &b->redis, err, errlen);
     sg_free(url);
     if (rc != 0)
@@ -77,7 +86,8 @@ static int redis_start(sg_backend_t *b, char *err, size_t errlen)
                                  (unsigned)number(b, "requestsTimeout"),
                                  flag(b, "publishOnSpecificResponseChannel"),
                                  b->env.log,
-                                 b->env.log_ud};
+                                 b->env.log_ud,
+                                 NULL};
     return 0;
 }
 
@@ -92,9 +102,62 @@ static const char *redis_state(const sg_backend_t *b)
     return b->redis ? sg_redis_state_name(b->redis) : "down";
 }
 
+/* ---- streams: connections, readers and outbox shared by the namespaces ---- */
+
+static int streams_start(sg_backend_t *b, char *err, size_t errlen)
+{
+    char *url = sg_strdup(setting(b, "redisUrl"));
+    char *stream = sg_strdup(setting(b, "streamName"));
+    b->key = sg_strdup(*setting(b, "channelPrefix") ? setting(b, "channelPrefix") : "socket.io");
+    sg_streams_opts_t o = {.redis = redis_opts(b, url),
+                           .protocol = !strcmp(setting(b, "streamsProtocol"), "0.2") ? 2 : 3,
+                           .stream_name = stream,
+                           .stream_count = (unsigned)number(b, "streamCount"),
+                           .max_len = (unsigned)number(b, "maxLen"),
+                           .read_count = (unsigned)number(b, "readCount"),
+                           .block_ms = (unsigned)number(b, "blockTimeInMs"),
+                           .channel_prefix = b->key,
+                           .only_plaintext = flag(b, "onlyPlaintext"),
+                           .heartbeat_interval = (unsigned)number(b, "heartbeatInterval"),
+                           .heartbeat_timeout = (unsigned)number(b, "heartbeatTimeout"),
+                           .requests_timeout = (unsigned)number(b, "requestsTimeout"),
+                           .outbox_entries = (size_t)number(b, "streamsOutboxEntries"),
+                           .outbox_bytes = (size_t)number(b, "streamsOutboxBytes")};
+    if (o.protocol == 2 && o.stream_count > 1) {
+        snprintf(err, errlen, "streamCount > 1 needs streamsProtocol 0.3 (0.2 has one stream)");
+        sg_free(url);
+        sg_free(stream);
+        return SG_EINVAL;
+    }
+    int rc = sg_streams_new(b->env.loop, &o, &b->streams, err, errlen);
+    sg_free(url);
+    sg_free(stream);
+    if (rc != 0)
+        return SG_EINVAL;
+    b->aenv = (sg_adapter_env_t){.loop = b->env.loop,
+                                 .key = b->key,
+                                 .requests_timeout = o.requests_timeout,
+                                 .log = b->env.log,
+                                 .log_ud = b->env.log_ud,
+                                 .shared = b->streams};
+    return 0;
+}
+
+static void streams_stop(sg_backend_t *b)
+{
+    sg_streams_free(b->streams);
+    b->streams = NULL;
+}
+
+static const char *streams_state(const sg_backend_t *b)
+{
+    return b->streams ? sg_streams_state(b->streams) : "down";
+}
+
 static const sg_backend_def_t backends[] = {
     {"memory", &sg_adapter_memory_ops, NULL, NULL, memory_state},
     {"redis", &sg_adapter_redis_ops, redis_start, redis_stop, redis_state},
+    {"streams", &sg_adapter_streams_ops, streams_start, streams_stop, streams_state},
 };
 
 static const sg_backend_def_t *find(const char *name)

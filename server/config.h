@@ -52,7 +52,7 @@ typedef struct sg_config {
     char *app;                /* app: "chat" | "testkit" | "conformance" | "none" */
     unsigned chat_message_rate;  /* chatMessageRate: 5 chat events per second per socket */
     unsigned chat_message_burst; /* chatMessageBurst: 10 */
-    char *adapter;            /* adapter: "memory" | "redis" */
+    char *adapter;            /* adapter: "memory" | "redis" | "streams" */
     /* cluster (adapter = redis) */
     char *redis_url;          /* redisUrl: "redis://127.0.0.1:6379" */
     char *redis_key;          /* redisKey: "socket.io" channel prefix */
@@ -62,6 +62,19 @@ typedef struct sg_config {
     unsigned redis_reconnect_max; /* redisReconnectMax: 1000 ms */
     unsigned redis_connect_timeout; /* redisConnectTimeout: 5000 ms */
     size_t redis_output_limit; /* redisOutputLimit: 32 MB queued towards Redis */
+    /* adapter = streams (@socket.io/redis-streams-adapter option names) */
+    char *streams_protocol;   /* streamsProtocol: "0.3" | "0.2" */
+    char *stream_name;        /* streamName: "socket.io" */
+    unsigned stream_count;    /* streamCount: 1 */
+    unsigned max_len;         /* maxLen: 10000 (MAXLEN ~) */
+    unsigned read_count;      /* readCount: 100 */
+    unsigned block_time;      /* blockTimeInMs: 5000 */
+    char *channel_prefix;     /* channelPrefix: "socket.io" */
+    int only_plaintext;       /* onlyPlaintext: false */
+    unsigned heartbeat_interval; /* heartbeatInterval: 5000 ms (0.2) */
+    unsigned heartbeat_timeout;  /* heartbeatTimeout: 10000 ms (0.2) */
+    unsigned streams_outbox_entries; /* streamsOutboxEntries: 10000 */
+    size_t streams_outbox_bytes;     /* streamsOutboxBytes: 64 MB */
     sg_log_level_t log_level; /* logLevel: "info" */
     /* which settings were given explicitly (file, environment, flags), one
      * bit per row of the table; see sg_config_is_set */

@@ -25,7 +25,8 @@
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const apps[] = {"chat", "testkit", "conformance", "none", NULL};
 /* New cluster backends add their name here (and their ops in adapter/). */
-static const char *const adapters[] = {"memory", "redis", NULL};
+static const char *const adapters[] = {"memory", "redis", "streams", NULL};
+static const char *const streams_protocols[] = {"0.3", "0.2", NULL};
 static const char *const transport_names[] = {"polling", "websocket", NULL};
 
 #define MS_MAX 3600000ULL /* one hour, for every timeout in ms */
@@ -125,10 +126,11 @@ const sg_cfg_row_t sg_config__rows[] = {
      "app = chat: how many of those events one socket may send at once before the rate applies."},
     {"adapter", "SIOGATE_ADAPTER", CT_ENUM, ST_STR, OFF(adapter), 0, 0, "memory", adapters, NULL, 0,
      "Adapter that carries broadcasts between nodes; memory = single process, redis = Redis "
-     "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter)."},
+     "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter), streams = Redis Streams "
+     "(compatible with @socket.io/redis-streams-adapter)."},
     {"redisUrl", "SIOGATE_REDIS_URL", CT_STRING, ST_STR, OFF(redis_url), 1, 4096,
      "redis://127.0.0.1:6379", NULL, NULL, 0,
-     "Redis for adapter = redis: redis://[user:password@]host[:port][/db], unix:/path or "
+     "Redis for adapter = redis or streams: redis://[user:password@]host[:port][/db], unix:/path or "
      "unix://[[user]:password@]/path[?db=N]."},
     {"redisKey", "SIOGATE_REDIS_KEY", CT_STRING, ST_STR, OFF(redis_key), 1, 255, "socket.io", NULL,
      NULL, 0, "Channel prefix shared by every node of the cluster (the Node adapter's key)."},
@@ -152,6 +154,41 @@ const sg_cfg_row_t sg_config__rows[] = {
      64 * KB, 64 * GB, "32mb", NULL, NULL, 0,
      "Bytes of commands sent to Redis and not yet answered; past it publishes are dropped "
      "(counted, logged once per episode) until Redis catches up."},
+    {"streamsProtocol", "SIOGATE_STREAMS_PROTOCOL", CT_ENUM, ST_STR, OFF(streams_protocol), 0, 0,
+     "0.3", streams_protocols, NULL, 0,
+     "adapter = streams: the @socket.io/redis-streams-adapter version the cluster speaks (0.3 = "
+     "0.3.x, requests over Pub/Sub; 0.2 = 0.2.x, everything in the stream, heartbeats)."},
+    {"streamName", "SIOGATE_STREAM_NAME", CT_STRING, ST_STR, OFF(stream_name), 1, 255,
+     "socket.io", NULL, NULL, 0, "adapter = streams: name of the Redis stream."},
+    {"streamCount", "SIOGATE_STREAM_COUNT", CT_UINT, ST_UINT, OFF(stream_count), 1, 1024, "1",
+     NULL, NULL, 0,
+     "adapter = streams (0.3): number of streams, <streamName>-0 .. -(N-1), namespaces spread "
+     "over them by Node's hash."},
+    {"maxLen", "SIOGATE_MAX_LEN", CT_UINT, ST_UINT, OFF(max_len), 1, 1000000000, "10000", NULL,
+     NULL, 0, "adapter = streams: approximate length the stream is trimmed to (MAXLEN ~)."},
+    {"readCount", "SIOGATE_READ_COUNT", CT_UINT, ST_UINT, OFF(read_count), 1, 100000, "100", NULL,
+     NULL, 0, "adapter = streams: most entries fetched by one XREAD."},
+    {"blockTimeInMs", "SIOGATE_BLOCK_TIME_IN_MS", CT_UINT, ST_UINT, OFF(block_time), 1, MS_MAX,
+     "5000", NULL, NULL, 0, "adapter = streams: how long one XREAD waits for new entries."},
+    {"channelPrefix", "SIOGATE_CHANNEL_PREFIX", CT_STRING, ST_STR, OFF(channel_prefix), 1, 255,
+     "socket.io", NULL, NULL, 0,
+     "adapter = streams (0.3): prefix of the Pub/Sub channels that carry requests."},
+    {"onlyPlaintext", "SIOGATE_ONLY_PLAINTEXT", CT_BOOL, ST_INT, OFF(only_plaintext), 0, 1,
+     "false", NULL, NULL, 0,
+     "adapter = streams: always write entry data as JSON (binary as Node Buffer objects)."},
+    {"heartbeatInterval", "SIOGATE_HEARTBEAT_INTERVAL", CT_UINT, ST_UINT,
+     OFF(heartbeat_interval), 1, MS_MAX, "5000", NULL, NULL, 0,
+     "adapter = streams (0.2): milliseconds after the last message before a heartbeat."},
+    {"heartbeatTimeout", "SIOGATE_HEARTBEAT_TIMEOUT", CT_UINT, ST_UINT, OFF(heartbeat_timeout),
+     1, MS_MAX, "10000", NULL, NULL, 0,
+     "adapter = streams (0.2): milliseconds of silence after which a node is counted gone."},
+    {"streamsOutboxEntries", "SIOGATE_STREAMS_OUTBOX_ENTRIES", CT_UINT, ST_UINT,
+     OFF(streams_outbox_entries), 1, 100000000, "10000", NULL, NULL, 0,
+     "adapter = streams: most stream entries kept while Redis is unreachable (written when it "
+     "is back); past it the oldest are dropped."},
+    {"streamsOutboxBytes", "SIOGATE_STREAMS_OUTBOX_BYTES", CT_SIZE, ST_SIZE,
+     OFF(streams_outbox_bytes), 64 * KB, 64 * GB, "64mb", NULL, NULL, 0,
+     "adapter = streams: most bytes of those entries."},
     {"logLevel", "SIOGATE_LOG_LEVEL", CT_ENUM, ST_LOG, OFF(log_level), 0, 0, "info", log_levels,
      NULL, 0, "Log verbosity."},
 };

@@ -1,0 +1,58 @@
+/* streams_internal.h - shared by streams.c (connections, readers, outbox)
+ * and streams_ns.c (one namespace: its cluster and transport). */
+#ifndef SG_STREAMS_INTERNAL_H
+#define SG_STREAMS_INTERNAL_H
+
+#include "cluster.h"
+#include "map.h"
+#include "streams.h"
+#include "streams_wire.h"
+
+typedef struct sg_sout sg_sout_t;
+
+/* One namespace on this backend. */
+typedef struct sg_sns {
+    sg_streams_t *s;
+    sg_adapter_t *a;
+    sg_cluster_t *c;
+    char *nsp;
+    size_t nsp_len;
+    char *stream; /* where Node writes this namespace */
+    char *mirror; /* Node's readers' stream for a negative index, or NULL */
+    char *pub_ch; /* "<prefix>#<nsp>#" (protocol 3) */
+    char *own_ch; /* "<prefix>#<nsp>#<uid>#" */
+} sg_sns_t;
+
+struct sg_streams {
+    uv_loop_t *loop;
+    sg_streams_opts_t o; /* strings below are our copies */
+    char *url, *stream_name, *channel_prefix;
+    sg_redis_t *redis;
+    sg_map_t *readers; /* stream name -> sg_sreader_t * */
+    sg_map_t *nsps;    /* namespace name -> sg_sns_t * */
+    struct {
+        sg_sout_t *head, *tail;
+        sg_sout_t *requeued; /* last entry put back in this loss, or NULL */
+        size_t n, bytes;
+        uint64_t dropped, episode_dropped;
+        int over;
+    } out;
+    uint64_t written, read, skipped;
+    uint64_t xadd_errors;
+    uint64_t skip_logged_at; /* uv_now of the last "skipped" line */
+    uint64_t skip_unlogged;
+    int closing;
+};
+
+__attribute__((format(printf, 3, 4))) void sg_streams__log(const sg_streams_t *s, int level,
+                                                           const char *fmt, ...);
+/** Append one entry to stream (cb may be NULL; see sg_cluster_transport_t).
+ *  Queued in the outbox while Redis cannot take it. 0, or SG_EAGAIN when
+ *  the Redis output limit refused it (dropped and counted there). */
+int sg_streams__xadd(sg_streams_t *s, const char *stream, const sg_streams_entry_t *e,
+                     sg_cluster_published_cb cb, void *cb_ud);
+/** Make sure a reader polls stream (the regular ones exist from the start;
+ *  a namespace with a negative stream index asks for its own). */
+int sg_streams__want_reader(sg_streams_t *s, const char *stream);
+
+#endif
