@@ -1,8 +1,11 @@
 /* adapter.c - room index and local delivery shared by every backend. */
 #include <string.h>
 
+#include <uv.h>
+
 #include "backend.h"
 #include "map.h"
+#include "recovery.h"
 #include "util.h"
 
 typedef struct sg_aroom {
@@ -41,6 +44,7 @@ struct sg_adapter {
     sg_asock_t **vec;
     size_t vec_cap;
     int selecting;
+    sg_rstore_t *store; /* recovery without a backend store; made on first use */
 };
 
 sg_adapter_t *sg_adapter_new(const sg_adapter_ops_t *ops, const char *nsp,
@@ -67,6 +71,7 @@ void sg_adapter_free(sg_adapter_t *a)
         sg_adapter_remove_socket(a, it.val);
     sg_map_free(a->rooms);
     sg_map_free(a->socks);
+    sg_rstore_free(a->store);
     sg_free(a->vec);
     sg_free(a->nsp);
     sg_free(a);
@@ -445,7 +450,7 @@ static int broadcast_direct(sg_adapter_t *a, const sg_bcast_opts_t *opts, delive
     return 1;
 }
 
-int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
+static int deliver_local(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
 {
     sg_sio_encoded_t enc = {0};
     int rc = sg_sio_encode(pkt, &enc);
@@ -455,9 +460,96 @@ int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
     if (!broadcast_direct(a, opts, &c))
         sg_adapter_select(a, opts, deliver_one, &c);
     sg_sio_encoded_clear(&enc);
-    if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->broadcast)
+    return 0;
+}
+
+static uint64_t now_ms(const sg_adapter_t *a)
+{
+    return a->env && a->env->loop ? uv_now(a->env->loop) : uv_hrtime() / 1000000;
+}
+
+static sg_rstore_t *store_of(sg_adapter_t *a)
+{
+    if (!a->store)
+        a->store = sg_rstore_new(a->env->recovery_ms, a->env->recovery_max_packets,
+                                 a->env->recovery_max_sessions);
+    return a->store;
+}
+
+/* Node's rule for what gets an offset (addOffsetIfNecessary). */
+static int recoverable(const sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                       const sg_bcast_opts_t *opts)
+{
+    return sg_adapter_recovery(a) && pkt->type == SG_SIO_EVENT && pkt->id < 0 &&
+           !(opts->flags & (SG_BCAST_VOLATILE | SG_BCAST_HAS_OFFSET)) && json_is_array(pkt->data);
+}
+
+/* In-process store: this node numbers the packet, keeps it, delivers it
+ * with its offset, and forwards the original (each node numbers its own). */
+static int broadcast_logged(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                            const sg_bcast_opts_t *opts)
+{
+    char off[SG_RSTORE_OFFSET_MAX];
+    uint64_t now = now_ms(a);
+    sg_rstore_t *st = store_of(a);
+    sg_rstore_next_offset(st, now, off);
+    sg_sio_packet_t p = *pkt;
+    p.data = json_copy(pkt->data);
+    json_array_append_new(p.data, json_string(off));
+    sg_rstore_add_packet(st, now, off, p.data, pkt->bins, pkt->nbins, opts);
+    int rc = deliver_local(a, &p, opts);
+    json_decref(p.data);
+    if (rc == 0 && !(opts->flags & SG_BCAST_LOCAL) && a->ops->broadcast)
         rc = a->ops->broadcast(a, pkt, opts);
     return rc;
+}
+
+int sg_adapter_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
+{
+    if (recoverable(a, pkt, opts)) {
+        if (!a->ops->restore_session)
+            return broadcast_logged(a, pkt, opts);
+        /* The backend's offset: it delivers once the publish reports it. */
+        if (!(opts->flags & SG_BCAST_LOCAL) && a->ops->broadcast_offset &&
+            a->ops->broadcast_offset(a, pkt, opts) == 0)
+            return 0;
+    }
+    int rc = deliver_local(a, pkt, opts);
+    if (rc == 0 && !(opts->flags & SG_BCAST_LOCAL) && a->ops->broadcast)
+        rc = a->ops->broadcast(a, pkt, opts);
+    return rc;
+}
+
+int sg_adapter_recovery(const sg_adapter_t *a)
+{
+    return a->env && a->env->recovery_ms > 0;
+}
+
+int sg_adapter_recovery_shared(const sg_adapter_t *a)
+{
+    return a->ops->restore_session != NULL;
+}
+
+void sg_adapter_persist_session(sg_adapter_t *a, const char *sid, const char *pid,
+                                const json_t *rooms, const json_t *data)
+{
+    if (!sg_adapter_recovery(a))
+        return;
+    if (a->ops->persist_session)
+        a->ops->persist_session(a, sid, pid, rooms, data);
+    else
+        sg_rstore_add_session(store_of(a), now_ms(a), sid, pid, rooms, data);
+}
+
+void sg_adapter_restore_session(sg_adapter_t *a, const char *pid, const char *offset,
+                                sg_adapter_restore_cb cb, void *ud)
+{
+    if (!sg_adapter_recovery(a))
+        cb(ud, NULL);
+    else if (a->ops->restore_session)
+        a->ops->restore_session(a, pid, offset, cb, ud);
+    else
+        sg_rstore_restore(store_of(a), now_ms(a), pid, offset, cb, ud);
 }
 
 typedef struct {

@@ -45,6 +45,9 @@ typedef struct sg_asock {
 #define SG_BCAST_VOLATILE 1u
 #define SG_BCAST_LOCAL 2u
 #define SG_BCAST_COMPRESS 4u
+/* Connection state recovery: the packet's data already ends with its offset
+ * (a backend delivering what it published or received); deliver it as is. */
+#define SG_BCAST_HAS_OFFSET 8u
 
 /** Which sockets a broadcast or a remote operation targets: sockets in any of
  *  rooms (all sockets when nrooms == 0), minus sockets in any except room. */
@@ -179,5 +182,55 @@ int sg_adapter_broadcast_ack(sg_adapter_t *a, const sg_sio_packet_t *pkt,
                              const sg_adapter_ack_sink_t *sink, void *ud, void **handle);
 /** Forget a remote broadcast-with-acks request (no sink call follows). */
 void sg_adapter_cancel(sg_adapter_t *a, void *handle);
+
+/* ---- connection state recovery (connectionStateRecovery) ----
+ *
+ * On when the adapter was opened with env->recovery_ms > 0 (the server's
+ * maxDisconnectionDuration). Then every broadcast of an EVENT without ack id
+ * that is not volatile carries an offset as its last argument (the client
+ * keeps the last one it saw), and sessions of sockets that went away for a
+ * recoverable reason can be restored once, with the packets they missed.
+ * Backends with their own store (Streams: Redis) provide offsets and
+ * sessions; for the others (memory, classic Pub/Sub) an in-process log
+ * does, so recovery works on the node the client returns to (recovery.c). */
+
+/** 1 when recovery is on. */
+int sg_adapter_recovery(const sg_adapter_t *a);
+/** 1 when the backend keeps packets and sessions where every node sees
+ *  them (Streams), 0 when this process does (memory, classic). */
+int sg_adapter_recovery_shared(const sg_adapter_t *a);
+
+/** A packet a restored session missed: data = [event, ...args, offset],
+ *  placeholders indexing bins. */
+typedef struct sg_adapter_missed {
+    json_t *data;
+    sg_buf_t **bins;
+    size_t nbins;
+} sg_adapter_missed_t;
+
+/** A session to restore: the socket's sid, pid, rooms (own id included),
+ *  data (socket.data, JSON) and the packets it missed, in order. */
+typedef struct sg_adapter_session {
+    const char *sid, *pid;
+    const json_t *rooms;
+    const json_t *data;
+    const sg_adapter_missed_t *missed;
+    size_t nmissed;
+} sg_adapter_session_t;
+
+/** Result of a restore: sess (borrowed for the call) or NULL when there is
+ *  nothing to restore (unknown or expired pid, offset no longer known, the
+ *  store unreachable). */
+typedef void (*sg_adapter_restore_cb)(void *ud, const sg_adapter_session_t *sess);
+
+/** Keep the session of a socket that went away (rooms: array of names, own
+ *  id included; data: JSON, may be NULL). Both borrowed. */
+void sg_adapter_persist_session(sg_adapter_t *a, const char *sid, const char *pid,
+                                const json_t *rooms, const json_t *data);
+/** Find and remove session pid, with the packets after offset that it
+ *  would have received. cb runs exactly once, possibly before this returns
+ *  (in-process store) or later (Redis). */
+void sg_adapter_restore_session(sg_adapter_t *a, const char *pid, const char *offset,
+                                sg_adapter_restore_cb cb, void *ud);
 
 #endif

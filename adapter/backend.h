@@ -17,6 +17,11 @@ typedef struct sg_adapter_env {
     void (*log)(void *ud, int level, const char *msg); /* 0 error .. 3 debug */
     void *log_ud;
     void *shared; /* what the backend shares between its namespaces, or NULL */
+    /** Connection state recovery: maxDisconnectionDuration in ms, 0 = off;
+     *  and the bounds of the in-process store (recovery.c). */
+    unsigned recovery_ms;
+    size_t recovery_max_packets;
+    size_t recovery_max_sessions;
 } sg_adapter_env_t;
 
 /** A backend. Every function pointer may be NULL: the operation is then
@@ -48,9 +53,23 @@ typedef struct sg_adapter_ops {
                          void **handle);
     /** Forget a broadcast_ack request (no sink call follows, not even gone). */
     void (*cancel)(sg_adapter_t *a, void *handle);
+
+    /* Connection state recovery with the backend's own store; all three or
+     * none (then recovery.c keeps sessions and packets in this process). */
+    /** Publish a recoverable broadcast first and deliver it locally once its
+     *  offset is known (sg_adapter_broadcast with SG_BCAST_LOCAL |
+     *  SG_BCAST_HAS_OFFSET), or without offset if the publish fails later.
+     *  Returns 0 (the backend delivers), or SG_EAGAIN when it cannot publish
+     *  now (the caller delivers without offset and forwards as usual). */
+    int (*broadcast_offset)(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                            const sg_bcast_opts_t *opts);
+    void (*persist_session)(sg_adapter_t *a, const char *sid, const char *pid,
+                            const json_t *rooms, const json_t *data);
+    void (*restore_session)(sg_adapter_t *a, const char *pid, const char *offset,
+                            sg_adapter_restore_cb cb, void *ud);
 } sg_adapter_ops_t;
 
-#define SG_ADAPTER_ABI 2u
+#define SG_ADAPTER_ABI 3u
 
 /** The in-memory backend (single node; the default). */
 extern const sg_adapter_ops_t sg_adapter_memory_ops;

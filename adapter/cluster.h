@@ -85,14 +85,15 @@ typedef struct sg_cluster_transport {
     int (*server_count)(void *tp, sg_cluster_count_cb cb, void *cb_ud);
 } sg_cluster_transport_t;
 
-/** Hook for connection state recovery (Node's addOffsetIfNecessary): called
- *  for an EVENT broadcast with no ack id that is not volatile, with the
- *  offset of the message. remote = 1: a broadcast received with
- *  sg_cluster_on_message, before it is delivered locally; pkt is the
- *  cluster's own copy, so the hook may append the offset to pkt->data as
- *  Node does. remote = 0: a broadcast of this node, once its publish
- *  reported the offset; local delivery has happened already (adapter.c
- *  delivers before it forwards), pkt is read-only information then. */
+/** Hook for connection state recovery (Node's addOffsetIfNecessary).
+ *  remote = 1: an EVENT broadcast with no ack id, not volatile, received
+ *  with sg_cluster_on_message with a non-empty offset, before it is
+ *  delivered locally; pkt is the cluster's own copy, so the hook appends the
+ *  offset to pkt->data as Node does (the delivery then carries
+ *  SG_BCAST_HAS_OFFSET). remote = 0: a broadcast of this node sent with
+ *  sg_cluster_broadcast_deferred, once its publish reported the offset
+ *  (NULL when the publish failed); the hook delivers it locally, pkt being
+ *  the cluster's copy. */
 typedef void (*sg_cluster_offset_cb)(void *ud, sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts,
                                      const char *offset, int remote);
 
@@ -156,6 +157,13 @@ void sg_cluster_on_message(sg_cluster_t *c, const json_t *msg, sg_buf_t *const *
  * publish returns SG_EIO (the local part has happened). All return
  * SG_ESTATE once the cluster is being freed. */
 int sg_cluster_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts);
+/** Publish first, deliver later: the broadcast is published and handed to
+ *  the on_offset hook (remote = 0) with its offset once the transport
+ *  reports it, for the hook to deliver locally (Node's order with
+ *  recovery). SG_ESTATE without a hook; a publish that fails at once
+ *  returns SG_EIO and the hook is not called. */
+int sg_cluster_broadcast_deferred(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                                  const sg_bcast_opts_t *opts);
 int sg_cluster_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
                            size_t n);
 int sg_cluster_del_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,

@@ -75,8 +75,10 @@ static void on_broadcast(sg_cluster_t *c, const char *from, const json_t *data,
         !json_object_get(json_object_get(opts, "flags"), "volatile"))
         copy = json_deep_copy(pdata);
     sg_adapter_event_packet(c->a, &p, copy ? copy : (json_t *)pdata, bins, nbins);
-    if (copy)
+    if (copy && offset && *offset) {
         c->o.on_offset(c->o.offset_ud, &p, &bo.o, offset, 1);
+        bo.o.flags |= SG_BCAST_HAS_OFFSET; /* numbered by the transport */
+    }
     if (sg_adapter_broadcast(c->a, &p, &bo.o) != 0)
         sg_cluster__log(c, 1, "dropped a broadcast from %s whose data cannot be encoded", from);
     json_decref(copy);

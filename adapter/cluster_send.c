@@ -168,9 +168,11 @@ static void on_broadcast_published(void *ud, int status, const char *offset)
     sg_cluster_t *c = p->c;
     if (c) {
         SG_CLUSTER__LIST_DEL(c->pubs, p);
-        /* Node adds no offset when the publish failed. */
-        if (status == 0)
-            c->o.on_offset(c->o.offset_ud, &p->pkt, &p->opts.o, offset ? offset : "", 0);
+        /* A failed publish still delivers locally, without offset (Node
+         * 2.5.7+ logs and delivers). */
+        if (c->o.on_offset)
+            c->o.on_offset(c->o.offset_ud, &p->pkt, &p->opts.o,
+                           status == 0 ? (offset ? offset : "") : NULL, 0);
     }
     pub_free(p);
 }
@@ -200,17 +202,15 @@ static sg_cluster_pub_t *pub_new(sg_cluster_t *c, const sg_sio_packet_t *pkt,
     return p;
 }
 
-int sg_cluster_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
+static int broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts,
+                     int deferred)
 {
     sg_cluster_t *c = live(a);
     if (!c)
         return SG_ESTATE;
     json_t *data =
         json_pack("{s:o,s:o}", "packet", packet_json(pkt->data), "opts", sg_bopts_json(opts, 1, 0));
-    sg_cluster_pub_t *p = NULL;
-    if (c->o.on_offset && pkt->type == SG_SIO_EVENT && pkt->id < 0 &&
-        !(opts->flags & SG_BCAST_VOLATILE))
-        p = pub_new(c, pkt, opts);
+    sg_cluster_pub_t *p = deferred ? pub_new(c, pkt, opts) : NULL;
     int rc = sg_cluster__publish(c, SG_CLUSTER_BROADCAST, data, pkt->bins, pkt->nbins,
                                  p ? on_broadcast_published : NULL, p);
     if (rc != 0 && p) {
@@ -218,6 +218,20 @@ int sg_cluster_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_b
         pub_free(p);
     }
     return rc;
+}
+
+int sg_cluster_broadcast(sg_adapter_t *a, const sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts)
+{
+    return broadcast(a, pkt, opts, 0);
+}
+
+int sg_cluster_broadcast_deferred(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                                  const sg_bcast_opts_t *opts)
+{
+    sg_cluster_t *c = live(a);
+    if (!c || !c->o.on_offset)
+        return SG_ESTATE;
+    return broadcast(a, pkt, opts, 1);
 }
 
 static int sockets_op(sg_adapter_t *a, int type, const sg_bcast_opts_t *opts,

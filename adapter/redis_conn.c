@@ -474,6 +474,10 @@ void sg_redis_free(sg_redis_t *r)
     if (!r)
         return;
     r->closing = 1;
+    /* What was sent last (a session saved at shutdown) is still in hiredis'
+     * buffer: give it to the kernel once, so Redis runs it after we go. */
+    if (r->cmd.ac && r->cmd.state == CONN_READY)
+        redisAsyncHandleWrite(r->cmd.ac);
     conn_t *cs[2] = {&r->cmd, &r->sub};
     for (int i = 0; i < 2; i++) {
         if (cs[i]->ac)

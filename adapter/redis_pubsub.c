@@ -56,11 +56,13 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
     sg_rp_t *rp = ud;
     if (chlen < rp->prefix_len || memcmp(ch, rp->prefix, rp->prefix_len) != 0)
         return;
-    /* Room channel: skip rooms this node does not host without decoding. */
+    /* Room channel: skip rooms this node does not host without decoding
+     * (with recovery, a disconnected session may be in it: keep them all). */
     if (chlen > rp->prefix_len) {
         size_t rlen = chlen - rp->prefix_len - 1;
         if (ch[chlen - 1] != '#' ||
-            sg_adapter_room_size(rp->a, ch + rp->prefix_len, rlen) == 0)
+            (!sg_adapter_recovery(rp->a) &&
+             sg_adapter_room_size(rp->a, ch + rp->prefix_len, rlen) == 0))
             return;
     }
     json_t *v = NULL;

@@ -80,14 +80,14 @@ static int redis_start(sg_backend_t *b, char *err, size_t errlen)
     sg_free(url);
     if (rc != 0)
         return SG_EINVAL;
-    b->aenv = (sg_adapter_env_t){b->env.loop,
-                                 b->redis,
-                                 b->key,
-                                 (unsigned)number(b, "requestsTimeout"),
-                                 flag(b, "publishOnSpecificResponseChannel"),
-                                 b->env.log,
-                                 b->env.log_ud,
-                                 NULL};
+    b->aenv = (sg_adapter_env_t){.loop = b->env.loop,
+                                 .redis = b->redis,
+                                 .key = b->key,
+                                 .requests_timeout = (unsigned)number(b, "requestsTimeout"),
+                                 .specific_response_channel =
+                                     flag(b, "publishOnSpecificResponseChannel"),
+                                 .log = b->env.log,
+                                 .log_ud = b->env.log_ud};
     return 0;
 }
 
@@ -108,6 +108,7 @@ static int streams_start(sg_backend_t *b, char *err, size_t errlen)
 {
     char *url = sg_strdup(setting(b, "redisUrl"));
     char *stream = sg_strdup(setting(b, "streamName"));
+    char *session = sg_strdup(setting(b, "sessionKeyPrefix"));
     b->key = sg_strdup(*setting(b, "channelPrefix") ? setting(b, "channelPrefix") : "socket.io");
     sg_streams_opts_t o = {.redis = redis_opts(b, url),
                            .protocol = !strcmp(setting(b, "streamsProtocol"), "0.2") ? 2 : 3,
@@ -117,6 +118,7 @@ static int streams_start(sg_backend_t *b, char *err, size_t errlen)
                            .read_count = (unsigned)number(b, "readCount"),
                            .block_ms = (unsigned)number(b, "blockTimeInMs"),
                            .channel_prefix = b->key,
+                           .session_prefix = session,
                            .only_plaintext = flag(b, "onlyPlaintext"),
                            .heartbeat_interval = (unsigned)number(b, "heartbeatInterval"),
                            .heartbeat_timeout = (unsigned)number(b, "heartbeatTimeout"),
@@ -127,11 +129,13 @@ static int streams_start(sg_backend_t *b, char *err, size_t errlen)
         snprintf(err, errlen, "streamCount > 1 needs streamsProtocol 0.3 (0.2 has one stream)");
         sg_free(url);
         sg_free(stream);
+        sg_free(session);
         return SG_EINVAL;
     }
     int rc = sg_streams_new(b->env.loop, &o, &b->streams, err, errlen);
     sg_free(url);
     sg_free(stream);
+    sg_free(session);
     if (rc != 0)
         return SG_EINVAL;
     b->aenv = (sg_adapter_env_t){.loop = b->env.loop,
@@ -188,6 +192,15 @@ int sg_backend_open(const char *name, const sg_backend_env_t *env, sg_backend_t 
         sg_free(b->key);
         sg_free(b);
         return SG_EINVAL;
+    }
+    /* What every backend's namespaces share. */
+    b->aenv.loop = env->loop;
+    b->aenv.log = env->log;
+    b->aenv.log_ud = env->log_ud;
+    if (flag(b, "connectionStateRecovery")) {
+        b->aenv.recovery_ms = (unsigned)number(b, "maxDisconnectionDuration");
+        b->aenv.recovery_max_packets = (size_t)number(b, "recoveryMaxPackets");
+        b->aenv.recovery_max_sessions = (size_t)number(b, "recoveryMaxSessions");
     }
     *out = b;
     return 0;

@@ -147,6 +147,12 @@ static void on_xadd(void *ud, const redisReply *rep)
             sout_fail(o, SG_ESTATE);
             return;
         }
+        /* A publisher waiting to deliver locally must not wait for the
+         * outage: it learns now, and the entry is written later anyway. */
+        if (o->cb) {
+            o->cb(o->cb_ud, SG_EAGAIN, NULL);
+            o->cb = NULL;
+        }
         /* Lost with the connection: back in front of what was queued since,
          * behind what came back before it. */
         out_insert(s, s->out.requeued, o);
@@ -209,6 +215,11 @@ int sg_streams__xadd(sg_streams_t *s, const char *stream, const sg_streams_entry
     out_insert(s, s->out.tail, o); /* after what waits already: order */
     out_bound(s);
     return 0;
+}
+
+int sg_streams__can_publish(const sg_streams_t *s)
+{
+    return !s->closing && !s->out.head && sg_redis_can_send(s->redis);
 }
 
 static void on_ready(void *ud)
@@ -304,6 +315,9 @@ int sg_streams_new(uv_loop_t *loop, const sg_streams_opts_t *o, sg_streams_t **o
     s->stream_name = sg_strdup(o->stream_name && *o->stream_name ? o->stream_name : "socket.io");
     s->channel_prefix =
         sg_strdup(o->channel_prefix && *o->channel_prefix ? o->channel_prefix : "socket.io");
+    s->session_prefix = sg_strdup(o->session_prefix && *o->session_prefix ? o->session_prefix
+                                                                          : "sio:session:");
+    s->o.session_prefix = s->session_prefix;
     s->o.redis.url = s->url;
     s->o.redis.role = NULL;
     s->o.stream_name = s->stream_name;
@@ -367,6 +381,7 @@ void sg_streams_free(sg_streams_t *s)
     sg_free(s->url);
     sg_free(s->stream_name);
     sg_free(s->channel_prefix);
+    sg_free(s->session_prefix);
     sg_free(s);
 }
 

@@ -37,6 +37,7 @@ typedef struct sg_streams_opts {
     unsigned read_count;         /* readCount, 100 */
     unsigned block_ms;           /* blockTimeInMs, 5000 */
     const char *channel_prefix;  /* channelPrefix, "socket.io" */
+    const char *session_prefix;  /* sessionKeyPrefix, "sio:session:" */
     int only_plaintext;          /* onlyPlaintext */
     unsigned heartbeat_interval; /* protocol 2, ms */
     unsigned heartbeat_timeout;  /* protocol 2, ms */

@@ -26,7 +26,7 @@ typedef struct sg_sns {
 struct sg_streams {
     uv_loop_t *loop;
     sg_streams_opts_t o; /* strings below are our copies */
-    char *url, *stream_name, *channel_prefix;
+    char *url, *stream_name, *channel_prefix, *session_prefix;
     sg_redis_t *redis;
     sg_map_t *readers; /* stream name -> sg_sreader_t * */
     sg_map_t *nsps;    /* namespace name -> sg_sns_t * */
@@ -51,6 +51,19 @@ __attribute__((format(printf, 3, 4))) void sg_streams__log(const sg_streams_t *s
  *  the Redis output limit refused it (dropped and counted there). */
 int sg_streams__xadd(sg_streams_t *s, const char *stream, const sg_streams_entry_t *e,
                      sg_cluster_published_cb cb, void *cb_ud);
+/** 1 when an entry written now goes straight to Redis (nothing waiting in
+ *  the outbox, connection up). */
+int sg_streams__can_publish(const sg_streams_t *s);
+/** Connection state recovery on a namespace (streams_recover.c): the
+ *  adapter ops, and the cluster's offset hook. */
+int sg_streams__broadcast_offset(sg_adapter_t *a, const sg_sio_packet_t *pkt,
+                                 const sg_bcast_opts_t *opts);
+void sg_streams__persist(sg_adapter_t *a, const char *sid, const char *pid, const json_t *rooms,
+                         const json_t *data);
+void sg_streams__restore(sg_adapter_t *a, const char *pid, const char *offset,
+                         sg_adapter_restore_cb cb, void *ud);
+void sg_streams__on_offset(void *ud, sg_sio_packet_t *pkt, const sg_bcast_opts_t *opts,
+                           const char *offset, int remote);
 /** Make sure a reader polls stream (the regular ones exist from the start;
  *  a namespace with a negative stream index asks for its own). */
 int sg_streams__want_reader(sg_streams_t *s, const char *stream);

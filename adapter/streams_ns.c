@@ -188,6 +188,10 @@ static int st_open(sg_adapter_t *a)
                             .heartbeat_interval = s->o.heartbeat_interval,
                             .heartbeat_timeout = s->o.heartbeat_timeout,
                             .requests_timeout = s->o.requests_timeout};
+    if (env->recovery_ms) {
+        co.on_offset = sg_streams__on_offset;
+        co.offset_ud = ns;
+    }
     ns->c = sg_cluster_new(a, &tp, ns, &co);
     ns->pub_ch = join4(s->channel_prefix, "#", nsp, "#");
     ns->own_ch = join4(ns->pub_ch, sg_cluster_uid(ns->c), "#", "");
@@ -232,4 +236,7 @@ const sg_adapter_ops_t sg_adapter_streams_ops = {
     .server_side_emit = sg_cluster_server_side_emit,
     .broadcast_ack = sg_cluster_broadcast_ack,
     .cancel = sg_cluster_cancel,
+    .broadcast_offset = sg_streams__broadcast_offset,
+    .persist_session = sg_streams__persist,
+    .restore_session = sg_streams__restore,
 };

@@ -47,7 +47,8 @@ static void accept_socket(sg_socket_t *s)
     sg_sio_packet_init(&p);
     p.type = SG_SIO_CONNECT;
     p.nsp = s->nsp->name;
-    p.data = json_pack("{ss}", "sid", s->id);
+    p.data = s->pid[0] ? json_pack("{ssss}", "sid", s->id, "pid", s->pid)
+                       : json_pack("{ss}", "sid", s->id);
     send_raw(sess, &p);
     json_decref(p.data);
     sg_socket_ref(s);
@@ -85,6 +86,29 @@ void sg_socket_next(sg_socket_t *s, const char *err_message, json_t *err_data)
     run_middleware(s);
 }
 
+static void on_restored(void *ud, const sg_adapter_session_t *found)
+{
+    sg_socket_t *s = ud;
+    if (!s->gone) { /* the connection may have gone while we waited */
+        sg_socket__restore(s, found);
+        if (s->recovered && s->nsp->srv->cfg.skip_middlewares)
+            accept_socket(s);
+        else
+            run_middleware(s);
+    }
+    sg_socket_unref(s);
+}
+
+/* auth.pid and auth.offset as a reconnecting client sends them: strings of
+ * a sane length, or nothing to restore. */
+static const char *auth_str(const json_t *auth, const char *key)
+{
+    const json_t *v = json_object_get(auth, key);
+    size_t len = json_string_length(v);
+    const char *str = json_string_value(v);
+    return str && len > 0 && len <= 64 && strlen(str) == len ? str : NULL;
+}
+
 static void nsp_connect(sg_session_t *sess, sg_sio_packet_t *pkt)
 {
     sg_nsp_t *nsp = sg_nsp__find(sess->eng->owner, pkt->nsp, strlen(pkt->nsp));
@@ -93,10 +117,14 @@ static void nsp_connect(sg_session_t *sess, sg_sio_packet_t *pkt)
         return;
     }
     /* Most clients send no auth: keep NULL until someone looks (memory). */
-    sg_socket_t *s = sg_socket__new(nsp, sess,
-                                    pkt->data && json_is_object(pkt->data) ? pkt->data : NULL);
+    json_t *auth = pkt->data && json_is_object(pkt->data) ? pkt->data : NULL;
+    sg_socket_t *s = sg_socket__new(nsp, sess, auth);
     sg_socket_ref(s);
-    run_middleware(s);
+    const char *pid = auth_str(auth, "pid"), *offset = auth_str(auth, "offset");
+    if (s->pid[0] && pid && offset)
+        sg_adapter_restore_session(nsp->adapter, pid, offset, on_restored, sg_socket_ref(s));
+    else
+        run_middleware(s);
     sg_socket_unref(s);
 }
 

@@ -62,6 +62,12 @@ typedef struct sg_config {
     unsigned redis_reconnect_max; /* redisReconnectMax: 1000 ms */
     unsigned redis_connect_timeout; /* redisConnectTimeout: 5000 ms */
     size_t redis_output_limit; /* redisOutputLimit: 32 MB queued towards Redis */
+    /* connection state recovery (Node's connectionStateRecovery options) */
+    int recovery;             /* connectionStateRecovery: false */
+    unsigned max_disconnection; /* maxDisconnectionDuration: 120000 ms */
+    int skip_middlewares;     /* skipMiddlewares: true */
+    unsigned recovery_max_packets;  /* recoveryMaxPackets: 100000 per namespace */
+    unsigned recovery_max_sessions; /* recoveryMaxSessions: 100000 per namespace */
     /* adapter = streams (@socket.io/redis-streams-adapter option names) */
     char *streams_protocol;   /* streamsProtocol: "0.3" | "0.2" */
     char *stream_name;        /* streamName: "socket.io" */
@@ -70,6 +76,7 @@ typedef struct sg_config {
     unsigned read_count;      /* readCount: 100 */
     unsigned block_time;      /* blockTimeInMs: 5000 */
     char *channel_prefix;     /* channelPrefix: "socket.io" */
+    char *session_key_prefix; /* sessionKeyPrefix: "sio:session:" */
     int only_plaintext;       /* onlyPlaintext: false */
     unsigned heartbeat_interval; /* heartbeatInterval: 5000 ms (0.2) */
     unsigned heartbeat_timeout;  /* heartbeatTimeout: 10000 ms (0.2) */

@@ -154,6 +154,24 @@ const sg_cfg_row_t sg_config__rows[] = {
      64 * KB, 64 * GB, "32mb", NULL, NULL, 0,
      "Bytes of commands sent to Redis and not yet answered; past it publishes are dropped "
      "(counted, logged once per episode) until Redis catches up."},
+    {"connectionStateRecovery", "SIOGATE_CONNECTION_STATE_RECOVERY", CT_BOOL, ST_INT,
+     OFF(recovery), 0, 1, "false", NULL, NULL, 0,
+     "Let a client that lost its connection resume its session (same id, rooms, data) and get "
+     "the packets it missed, as Node's connectionStateRecovery; offsets are appended to "
+     "broadcasts."},
+    {"maxDisconnectionDuration", "SIOGATE_MAX_DISCONNECTION_DURATION", CT_UINT, ST_UINT,
+     OFF(max_disconnection), 1, MS_MAX, "120000", NULL, NULL, 0,
+     "Milliseconds a disconnected session stays restorable."},
+    {"skipMiddlewares", "SIOGATE_SKIP_MIDDLEWARES", CT_BOOL, ST_INT, OFF(skip_middlewares), 0, 1,
+     "true", NULL, NULL, 0, "A recovered socket skips the namespace's middleware."},
+    {"recoveryMaxPackets", "SIOGATE_RECOVERY_MAX_PACKETS", CT_UINT, ST_UINT,
+     OFF(recovery_max_packets), 1, 100000000, "100000", NULL, NULL, 0,
+     "Memory and redis adapters: most broadcast packets kept per namespace for recovery "
+     "(oldest dropped first)."},
+    {"recoveryMaxSessions", "SIOGATE_RECOVERY_MAX_SESSIONS", CT_UINT, ST_UINT,
+     OFF(recovery_max_sessions), 1, 100000000, "100000", NULL, NULL, 0,
+     "Memory and redis adapters: most disconnected sessions kept per namespace for recovery "
+     "(oldest dropped first)."},
     {"streamsProtocol", "SIOGATE_STREAMS_PROTOCOL", CT_ENUM, ST_STR, OFF(streams_protocol), 0, 0,
      "0.3", streams_protocols, NULL, 0,
      "adapter = streams: the @socket.io/redis-streams-adapter version the cluster speaks (0.3 = "
@@ -173,6 +191,9 @@ const sg_cfg_row_t sg_config__rows[] = {
     {"channelPrefix", "SIOGATE_CHANNEL_PREFIX", CT_STRING, ST_STR, OFF(channel_prefix), 1, 255,
      "socket.io", NULL, NULL, 0,
      "adapter = streams (0.3): prefix of the Pub/Sub channels that carry requests."},
+    {"sessionKeyPrefix", "SIOGATE_SESSION_KEY_PREFIX", CT_STRING, ST_STR, OFF(session_key_prefix),
+     1, 255, "sio:session:", NULL, NULL, 0,
+     "adapter = streams: prefix of the Redis keys that hold sessions for recovery."},
     {"onlyPlaintext", "SIOGATE_ONLY_PLAINTEXT", CT_BOOL, ST_INT, OFF(only_plaintext), 0, 1,
      "false", NULL, NULL, 0,
      "adapter = streams: always write entry data as JSON (binary as Node Buffer objects)."},

@@ -56,8 +56,11 @@ typedef struct sg_pending_ack sg_pending_ack_t;
 struct sg_socket {
     sg_asock_t a; /* must stay first: the adapter hands this pointer back */
     char id[SG_ID_LEN + 1];
+    char pid[SG_ID_LEN + 1]; /* private session id (recovery on), else "" */
     uint8_t connected;  /* CONNECT accepted */
     uint8_t gone;       /* disconnected (or refused) */
+    uint8_t recovered;  /* its session was restored */
+    json_t *restore_rooms; /* rooms to join back once connected, or NULL */
     uint32_t refs;
     sg_handler_t *mw_next;
     sg_nsp_t *nsp;
@@ -135,6 +138,10 @@ void sg_socket__onclose(sg_socket_t *s, const char *reason);
 void sg_socket__connected(sg_socket_t *s);
 /** RemoteSocket {id, handshake, rooms, data} of s (new reference). */
 json_t *sg_socket__describe(sg_socket_t *s);
+/** Connection state recovery: the session found for s (NULL: none) is
+ *  applied (id, pid, data, rooms to join), and the packets it missed are
+ *  sent ahead of the CONNECT reply, as Node does. */
+void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess);
 /** Register the safe-point hook that frees disconnected sockets. */
 void sg_socket__init(sg_server_t *srv);
 /** Free the disconnected sockets now (shutdown). */

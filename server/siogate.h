@@ -199,6 +199,10 @@ const char *sg_server_cluster_state(const sg_server_t *srv);
 
 /* ---- sockets ---- */
 
+/** 1 when connection state recovery restored this socket's session (same
+ *  id, rooms and socket.data JSON; the packets it missed were sent ahead of
+ *  its CONNECT). Data set with sg_socket_set_data is not restored. */
+int sg_socket_recovered(const sg_socket_t *s);
 const char *sg_socket_id(const sg_socket_t *s);
 sg_nsp_t *sg_socket_nsp(const sg_socket_t *s);
 int sg_socket_connected(const sg_socket_t *s);

@@ -59,6 +59,7 @@ static void socket_destroy(sg_socket_t *s)
 {
     if (s->data_free)
         s->data_free(s->data);
+    json_decref(s->restore_rooms);
     json_decref(s->auth);
     json_decref(s->handshake);
     json_decref(s->jdata);
@@ -108,6 +109,8 @@ sg_socket_t *sg_socket__new(sg_nsp_t *nsp, sg_session_t *sess, json_t *auth)
     sg_client_t *c = sg_client_of(sess);
     sg_socket_t *s = sg_calloc(1, sizeof(*s));
     sg_random_id(s->id, SG_ID_LEN);
+    if (sg_adapter_recovery(nsp->adapter))
+        sg_random_id(s->pid, SG_ID_LEN);
     s->a.id = s->id;
     s->a.id_len = SG_ID_LEN;
     s->refs = 1;
@@ -126,6 +129,75 @@ void sg_socket__connected(sg_socket_t *s)
     sg_adapter_add_socket(s->nsp->adapter, &s->a);
     s->nsp->srv->stats.sockets++;
     s->nsp->srv->stats.connects++;
+    if (s->restore_rooms) {
+        size_t i;
+        json_t *room;
+        json_array_foreach(s->restore_rooms, i, room)
+        {
+            if (json_is_string(room))
+                (void)sg_adapter_join(s->nsp->adapter, &s->a, json_string_value(room),
+                                      json_string_length(room));
+        }
+        json_decref(s->restore_rooms);
+        s->restore_rooms = NULL;
+    }
+}
+
+void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess)
+{
+    size_t sidlen = sess && sess->sid ? strlen(sess->sid) : 0;
+    size_t pidlen = sess && sess->pid ? strlen(sess->pid) : 0;
+    /* A sid in use here already (the old socket not yet noticed gone) or of
+     * a shape this server never hands out: a fresh session instead. */
+    if (!sess || sidlen == 0 || sidlen > SG_ID_LEN || pidlen == 0 || pidlen > SG_ID_LEN ||
+        sg_adapter_find(s->nsp->adapter, sess->sid, sidlen))
+        return;
+    memcpy(s->id, sess->sid, sidlen + 1);
+    s->a.id_len = sidlen;
+    memcpy(s->pid, sess->pid, pidlen + 1);
+    s->recovered = 1;
+    json_decref(s->jdata);
+    s->jdata = json_is_object(sess->data) ? json_deep_copy(sess->data) : NULL;
+    s->restore_rooms = json_is_array(sess->rooms) ? json_deep_copy(sess->rooms) : NULL;
+    for (size_t i = 0; i < sess->nmissed; i++) {
+        sg_sio_packet_t p;
+        sg_sio_packet_init(&p);
+        p.type = SG_SIO_EVENT;
+        p.nsp = s->nsp->name;
+        p.data = sess->missed[i].data;
+        p.bins = sess->missed[i].bins;
+        p.nbins = sess->missed[i].nbins;
+        sg_sio_encoded_t enc = {0};
+        if (sg_sio_encode(&p, &enc) == 0) {
+            /* Not connected yet: straight to the session, as Node does. */
+            if (sg_session_send(s->sess, enc.text, 0) == 0)
+                for (size_t k = 0; k < enc.nbins; k++)
+                    sg_session_send(s->sess, enc.bins[k], 0);
+        }
+        sg_sio_encoded_clear(&enc);
+    }
+}
+
+/* Node's RECOVERABLE_DISCONNECT_REASONS. */
+static int recoverable_reason(const char *r)
+{
+    static const char *const reasons[] = {"transport error", "transport close",
+                                          "forced close",    "ping timeout",
+                                          "server shutting down", "forced server close"};
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (!strcmp(r, reasons[i]))
+            return 1;
+    return 0;
+}
+
+static void add_room(const char *room, size_t len, void *ud);
+
+static void persist(sg_socket_t *s)
+{
+    json_t *rooms = json_array();
+    sg_adapter_socket_rooms(&s->a, add_room, rooms);
+    sg_adapter_persist_session(s->nsp->adapter, s->id, s->pid, rooms, s->jdata);
+    json_decref(rooms);
 }
 
 static void unlink_from_session(sg_socket_t *s)
@@ -146,6 +218,8 @@ void sg_socket__onclose(sg_socket_t *s, const char *reason)
     int was_connected = s->connected;
     s->connected = 0;
     sg_socket_ref(s);
+    if (was_connected && s->pid[0] && recoverable_reason(reason))
+        persist(s);
     if (was_connected) {
         sg_adapter_remove_socket(s->nsp->adapter, &s->a);
         s->nsp->srv->stats.sockets--;
@@ -172,6 +246,11 @@ const char *sg_socket_id(const sg_socket_t *s)
 sg_nsp_t *sg_socket_nsp(const sg_socket_t *s)
 {
     return s->nsp;
+}
+
+int sg_socket_recovered(const sg_socket_t *s)
+{
+    return s->recovered;
 }
 
 int sg_socket_connected(const sg_socket_t *s)
@@ -245,7 +324,18 @@ static int emit(sg_socket_t *s, const char *event, const sg_data_t *args, int64_
     p.nsp = s->nsp->name;
     p.id = id;
     sg_data__fill(&p, event, args);
-    int rc = sg_socket__send(s, &p, flags);
+    int rc;
+    if (s->pid[0] && id < 0 && !(flags & SG_BCAST_VOLATILE)) {
+        /* With recovery, Node sends socket.emit through the adapter, so the
+         * packet gets an offset and is kept for a later restore. A backend
+         * without a store of its own keeps it here: nothing to forward. */
+        sg_name_t self = {s->id, s->a.id_len};
+        sg_bcast_opts_t o = {&self, 1, NULL, 0,
+                             sg_adapter_recovery_shared(s->nsp->adapter) ? 0 : SG_BCAST_LOCAL};
+        rc = sg_adapter_broadcast(s->nsp->adapter, &p, &o);
+    } else {
+        rc = sg_socket__send(s, &p, flags);
+    }
     sg_data__unfill(&p);
     return rc;
 }

@@ -30,6 +30,10 @@ static const size_t string_fields[] = {
     offsetof(sg_config_t, adapter),
     offsetof(sg_config_t, redis_url),
     offsetof(sg_config_t, redis_key),
+    offsetof(sg_config_t, streams_protocol),
+    offsetof(sg_config_t, stream_name),
+    offsetof(sg_config_t, channel_prefix),
+    offsetof(sg_config_t, session_key_prefix),
 };
 
 typedef struct {
@@ -114,6 +118,8 @@ static void change(sg_config_t *cfg, const char *name)
         must_set(cfg, name, "/changed");
     else if (strcmp(name, "path") == 0)
         must_set(cfg, name, "/changed/");
+    else if (strcmp(name, "streamsProtocol") == 0)
+        must_set(cfg, name, strcmp(cfg->streams_protocol, "0.2") == 0 ? "0.3" : "0.2");
     else if (strcmp(name, "redisUrl") == 0)
         must_set(cfg, name, "redis://10.0.0.1:7000");
     else {
