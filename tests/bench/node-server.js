@@ -7,7 +7,7 @@
  * /socket.io/?EIO=4&transport=websocket).
  *
  *   node node-server.js [--host 127.0.0.1] [--port 3000] [--log-level L]
- *                       [--adapter memory|redis] [--redis-url redis://127.0.0.1:6379]
+ *                       [--adapter memory|redis|streams] [--redis-url redis://127.0.0.1:6379]
  *
  *   "join"      (room, ack)      join room; ack(true)
  *   "broadcast" (room, ...args)  emit "message"(...args) to room except the sender
@@ -15,8 +15,9 @@
  *
  * Prints "listening on http://HOST:PORT" to stderr when ready; exits on
  * SIGTERM/SIGINT. With --adapter redis, broadcasts go through @socket.io/redis-adapter
- * (the counterpart of siogate's --adapter redis). Unknown options are ignored so the runner can pass the same
- * command line it gives siogate.
+ * (the counterpart of siogate's --adapter redis); with --adapter streams, through
+ * @socket.io/redis-streams-adapter 0.3 with its defaults (siogate's --adapter streams).
+ * Unknown options are ignored so the runner can pass the same command line it gives siogate.
  */
 const http = require('http');
 const { Server } = require('socket.io');
@@ -56,6 +57,14 @@ async function main() {
     const sub = pub.duplicate();
     await Promise.all([pub.connect(), sub.connect()]);
     io.adapter(createAdapter(pub, sub));
+  } else if (opts.adapter === 'streams') {
+    const { createClient } = require('redis');
+    const { createAdapter } = require('@socket.io/redis-streams-adapter');
+    const client = createClient({ url: opts.redisUrl });
+    await client.connect();
+    io.adapter(createAdapter(client)); /* duplicates the client for its stream reader and Pub/Sub */
+  } else if (opts.adapter !== 'memory') {
+    throw new Error(`unknown --adapter ${opts.adapter}`);
   }
   httpServer.listen(opts.port, opts.host, () => {
     process.stderr.write(`listening on http://${opts.host}:${opts.port}\n`);
