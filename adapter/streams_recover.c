@@ -9,7 +9,9 @@
  *            namespace the session would have received, each with its entry
  *            id appended.
  *
- * Differences from Node, both deliberate: the key is taken with one EVAL
+ * Differences from Node, all deliberate: broadcasts with acks and volatile
+ * ones are not replayed (live delivery gave them no offset, and a replayed
+ * acked packet reaches the client without its ack id); the key is taken with one EVAL
  * (GET then DEL, atomic) rather than MULTI/GET/DEL/EXEC, because a MULTI
  * whose EXEC is refused by the output limit would leave the shared command
  * connection inside a transaction; and the stream is read in pages of
@@ -215,7 +217,12 @@ static void consider(restore_t *r, const redisReply *id, const redisReply *fv)
     json_t *pdata = json_object_get(json_object_get(d, "packet"), "data");
     const json_t *opts = json_object_get(d, "opts");
     sg_bopts_t bo;
-    if (json_is_array(pdata) && json_is_object(opts) &&
+    /* Unlike Node, not what live delivery gave no offset to: a broadcast
+     * with acks (0.2 puts them in the stream; replayed, the client would
+     * get it again without its ack id) or a volatile one. */
+    int replayable = !json_object_get(d, "requestId") &&
+                     !json_is_true(json_object_get(json_object_get(opts, "flags"), "volatile"));
+    if (replayable && json_is_array(pdata) && json_is_object(opts) &&
         sg_bopts_decode(&bo, opts, NULL, SG_CLUSTER_MAX_NAMES) == 0) {
         if (sg_rstore_include(json_object_get(r->session, "rooms"), &bo.o)) {
             if (r->nmissed == r->cap) {
