@@ -45,8 +45,10 @@ static int name_list(const json_t *arr, size_t max, sg_name_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
+    if (!arr || json_is_null(arr))
+        return 0; /* new Set(undefined or null): no rooms */
     if (!json_is_array(arr))
-        return 0;
+        return SG_EINVAL;
     if (max && json_array_size(arr) > max)
         return SG_ETOOBIG;
     sg_name_t *v = sg_calloc(json_array_size(arr) + 1, sizeof(*v));
@@ -54,8 +56,14 @@ static int name_list(const json_t *arr, size_t max, sg_name_t **out, size_t *n)
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        if (sg_bopts_room_name(e, &v[*n]) == 0)
-            (*n)++;
+        /* Not a room name: Node's Set would hold a value no socket is in, so
+         * dropping it would widen the target to everyone. */
+        if (sg_bopts_room_name(e, &v[*n]) != 0) {
+            names_free(v, *n);
+            *n = 0;
+            return SG_EINVAL;
+        }
+        (*n)++;
     }
     *out = v;
     return 0;

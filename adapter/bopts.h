@@ -25,9 +25,10 @@ typedef struct sg_bopts {
  *  out->p is an owned copy. Returns 0 or SG_EINVAL (not a name). */
 int sg_bopts_room_name(const json_t *v, sg_name_t *out);
 
-/** Decode opts (rooms and except may be missing: empty) and, when list is
- *  not NULL, that array of room names too (socketsJoin's rooms). Elements
- *  that are not names are skipped, as are non-arrays. max bounds each list
+/** Decode opts (rooms and except may be missing or null: empty) and, when
+ *  list is not NULL, that array of room names too (socketsJoin's rooms). A
+ *  list that is not an array, or holds anything but names, is SG_EINVAL:
+ *  read as "no rooms" it would reach every socket. max bounds each list
  *  (0: no bound): longer lists give SG_ETOOBIG. Returns 0 (bo to be cleared
  *  with sg_bopts_clear) or an error (bo owns nothing). */
 int sg_bopts_decode(sg_bopts_t *bo, const json_t *opts, const json_t *list, size_t max);

@@ -59,7 +59,7 @@ static void on_broadcast(sg_cluster_t *c, const char *from, const json_t *data,
     }
     sg_bopts_t bo;
     if (sg_bopts_decode(&bo, opts, NULL, SG_CLUSTER_MAX_NAMES) != 0) {
-        sg_cluster__log(c, 1, "dropped a broadcast from %s with too many rooms", from);
+        sg_cluster__log(c, 1, "dropped a broadcast from %s with bad or too many rooms", from);
         return;
     }
     sg_sio_packet_t p;
@@ -95,8 +95,8 @@ static void on_sockets_op(sg_cluster_t *c, const char *from, json_int_t type, co
     }
     if (sg_bopts_decode(&bo, opts, type != SG_CLUSTER_DISCONNECT_SOCKETS ? rooms : NULL,
                         SG_CLUSTER_MAX_NAMES) != 0) {
-        sg_cluster__log(c, 1, "dropped a message of type %d from %s with too many rooms", (int)type,
-                        from);
+        sg_cluster__log(c, 1, "dropped a message of type %d from %s with bad or too many rooms",
+                        (int)type, from);
         return;
     }
     if (type == SG_CLUSTER_SOCKETS_JOIN)
@@ -131,13 +131,15 @@ static void on_fetch(sg_cluster_t *c, const char *from, const json_t *data)
         sg_cluster__log(c, 1, "dropped a malformed fetchSockets request from %s", from);
         return;
     }
-    if (sg_bopts_decode(&bo, opts, NULL, SG_CLUSTER_MAX_NAMES) != 0) {
-        sg_cluster__log(c, 1, "dropped a fetchSockets request from %s with too many rooms", from);
-        return;
-    }
     describe_t d = {c, json_array()};
-    sg_adapter_select(c->a, &bo.o, describe_one, &d);
-    sg_bopts_clear(&bo);
+    /* Rooms no socket can be in (or too many to look at): an empty answer,
+     * as Node gives, so the requester does not wait for its timeout. */
+    if (sg_bopts_decode(&bo, opts, NULL, SG_CLUSTER_MAX_NAMES) != 0) {
+        sg_cluster__log(c, 1, "fetchSockets request from %s with bad or too many rooms", from);
+    } else {
+        sg_adapter_select(c->a, &bo.o, describe_one, &d);
+        sg_bopts_clear(&bo);
+    }
     sg_cluster__respond(c, from, SG_CLUSTER_FETCH_SOCKETS_RESPONSE,
                         json_pack("{s:s,s:o}", "requestId", rid, "sockets", d.out), NULL, 0);
 }

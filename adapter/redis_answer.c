@@ -151,7 +151,14 @@ static void remote_broadcast_ack(sg_rp_t *rp, const json_t *req, const char *rid
     if (!rid || !json_is_array(pdata) || !json_array_size(pdata) || !h || !h->broadcast_ack)
         return;
     sg_bopts_t ro;
-    sg_bopts_decode(&ro, opts, NULL, 0);
+    if (sg_bopts_decode(&ro, opts, NULL, 0) != 0) {
+        /* Rooms no socket is in: nobody here, and the requester hears so. */
+        json_t *msg = json_pack("{s:i,s:s,s:I}", "type", SG_RQ_BROADCAST_CLIENT_COUNT,
+                                "requestId", rid, "clientCount", (json_int_t)0);
+        sg_rp__publish_json(rp, channel, msg, NULL, 0);
+        json_decref(msg);
+        return;
+    }
     unsigned timeout = ro.timeout ? ro.timeout : 5000;
     sg_sio_packet_t p;
     sg_adapter_event_packet(rp->a, &p, pdata, bins, nbins);
@@ -195,17 +202,20 @@ void sg_rp__on_request(void *ud, const char *ch, size_t chlen, const char *data,
         if (!rid || sg_rp__is_own_request(rp, rid))
             break;
         sg_bopts_t ro;
+        int rc;
         if (type == SG_RQ_SOCKETS) {
             json_t *o = json_pack("{s:O?}", "rooms", json_object_get(req, "rooms"));
-            sg_bopts_decode(&ro, o, NULL, 0);
+            rc = sg_bopts_decode(&ro, o, NULL, 0);
             json_decref(o);
         } else {
-            sg_bopts_decode(&ro, opts, NULL, 0);
+            rc = sg_bopts_decode(&ro, opts, NULL, 0);
         }
         collect_t c = {rp, json_array(), type == SG_RQ_REMOTE_FETCH};
-        sg_adapter_select(rp->a, &ro.o, collect_one, &c);
+        if (rc == 0) /* else rooms no socket is in: an empty answer */
+            sg_adapter_select(rp->a, &ro.o, collect_one, &c);
         answer(rp, channel, rid, "sockets", c.out);
-        sg_bopts_clear(&ro);
+        if (rc == 0)
+            sg_bopts_clear(&ro);
         break;
     }
     case SG_RQ_ALL_ROOMS: {
@@ -226,7 +236,10 @@ void sg_rp__on_request(void *ud, const char *ch, size_t chlen, const char *data,
         if (own)
             break; /* applied locally when it was sent */
         sg_bopts_t ro;
-        sg_bopts_decode(&ro, opts, json_object_get(req, "rooms"), 0);
+        if (sg_bopts_decode(&ro, opts, json_object_get(req, "rooms"), 0) != 0) {
+            sg_rp__log(rp, 1, "dropped a request of type %d with bad rooms", (int)type);
+            break;
+        }
         if (type == SG_RQ_REMOTE_DISCONNECT)
             sg_adapter_disconnect_sockets(rp->a, &ro.o,
                                           json_is_true(json_object_get(req, "close")));

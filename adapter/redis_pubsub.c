@@ -89,7 +89,10 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
     if (nsp ? !sg_rp__is_name(nsp, own_nsp, strlen(own_nsp)) : strcmp(own_nsp, "/") != 0)
         goto out;
     sg_bopts_t ro;
-    sg_bopts_decode(&ro, opts, NULL, 0);
+    if (sg_bopts_decode(&ro, opts, NULL, 0) != 0) {
+        sg_rp__log(rp, 1, "dropped a broadcast on %.*s with bad rooms", (int)chlen, ch);
+        goto out;
+    }
     sg_sio_packet_t p;
     sg_adapter_event_packet(rp->a, &p, pdata, bins, nbins);
     if (sg_adapter_broadcast(rp->a, &p, &ro.o) != 0)
