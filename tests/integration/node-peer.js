@@ -1,8 +1,9 @@
 'use strict';
 // The Node.js side of the mixed-cluster tests: a socket.io 4.8 server with
 // the official @socket.io/redis-adapter 8.3 (createAdapter, node-redis v4
-// clients), started in the test process, and an @socket.io/redis-emitter 5.1
-// runner used as a separate process:
+// clients) or, with option `adapter`, @socket.io/redis-streams-adapter 0.3.1
+// ('streams') or 0.2.3 ('streams-0.2'), started in the test process; and an
+// @socket.io/redis-emitter 5.1 runner used as a separate process:
 //   node node-peer.js emitter <redisUrl> '<json list of operations>'
 
 const http = require('node:http');
@@ -10,17 +11,83 @@ const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
 
-/** Start a Node peer; resolves { io, port, url, stop() }. */
-async function startNodePeer({ redisUrl, key = 'socket.io', requestsTimeout = 5000, namespaces = [] }) {
-  const pub = createClient({ url: redisUrl });
-  const sub = pub.duplicate();
-  pub.on('error', () => {});
-  sub.on('error', () => {});
-  await Promise.all([pub.connect(), sub.connect()]);
+const STREAMS_PACKAGES = {
+  streams: '@socket.io/redis-streams-adapter',
+  'streams-0.2': 'redis-streams-adapter-02',
+};
+let peerSeq = 0;
+
+/**
+ * The Streams adapter on one node-redis client. The client carries a
+ * connection name (CLIENT SETNAME), which the adapter's duplicated
+ * connections (readers, subscriber, 0.2's isolated XREAD) inherit: CLIENT
+ * LIST tells them apart from siogate's. Resolves {adapter, readers, close}.
+ */
+async function streamsAdapter(redisUrl, kind, opts) {
+  const name = `sg-node-peer-${process.pid}-${++peerSeq}`;
+  const client = createClient({ url: redisUrl, name });
+  client.on('error', () => {});
+  await client.connect();
+  const adapter = require(STREAMS_PACKAGES[kind]).createAdapter(client, opts);
+  // One reader connection per stream (0.3), one XREAD loop (0.2).
+  const readers = kind === 'streams' ? opts.streamCount || 1 : 1;
+  /** After io.close(): the read loops stop only once their blocked XREAD
+   *  returns (up to blockTimeInMs, 5 s in 0.2); CLIENT UNBLOCK makes it
+   *  return now. Then 0.3's reader connections close (waited for, so a
+   *  later readiness count is right); 0.2's pooled one goes with quit(). */
+  async function close() {
+    // bounded: with Redis unreachable (a failed outage test) commands wait
+    const deadline = Date.now() + 10000;
+    const bounded = (p) => Promise.race([p, new Promise((_, reject) => {
+      setTimeout(() => reject(new Error('Redis did not answer')), Math.max(0, deadline - Date.now())).unref();
+    })]);
+    try {
+      for (;;) {
+        const mine = String(await bounded(client.sendCommand(['CLIENT', 'LIST']))).split('\n')
+          .filter((l) => l.includes(` name=${name} `) && / cmd=xread /.test(l));
+        const blocked = mine.filter((l) => / flags=\w*b/.test(l));
+        if ((kind === 'streams' ? mine : blocked).length === 0 || Date.now() > deadline) break;
+        for (const l of blocked) await bounded(client.sendCommand(['CLIENT', 'UNBLOCK', /id=(\d+)/.exec(l)[1]]));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await bounded(client.quit());
+    } catch {
+      client.disconnect().catch(() => {});
+    }
+  }
+  return { adapter, readers, name, close };
+}
+
+/**
+ * Start a Node peer; resolves { io, port, url, readers, stop() }.
+ * adapter: 'redis' (classic, default), 'streams' (0.3.1) or 'streams-0.2'
+ * (0.2.3); streams: options of the Streams adapter's createAdapter.
+ * readers: how many connections of the peer read a stream (XREAD).
+ */
+async function startNodePeer({
+  redisUrl, key = 'socket.io', requestsTimeout = 5000, namespaces = [], adapter = 'redis', streams = {},
+}) {
+  let close;
+  let made;
+  let readers = 0;
+  if (adapter === 'redis') {
+    const pub = createClient({ url: redisUrl });
+    const sub = pub.duplicate();
+    pub.on('error', () => {});
+    sub.on('error', () => {});
+    await Promise.all([pub.connect(), sub.connect()]);
+    made = createAdapter(pub, sub, { key, requestsTimeout });
+    close = () => Promise.allSettled([pub.quit(), sub.quit()]);
+  } else if (STREAMS_PACKAGES[adapter]) {
+    const s = await streamsAdapter(redisUrl, adapter, streams);
+    made = s.adapter;
+    readers = s.readers;
+    close = s.close;
+  } else {
+    throw new Error(`unknown Node peer adapter ${adapter}`);
+  }
   const httpServer = http.createServer();
-  const io = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { key, requestsTimeout }),
-  });
+  const io = new Server(httpServer, { adapter: made });
   const setup = (nsp) => {
     nsp.on('connection', (socket) => {
       socket.on('join', (room, cb) => { socket.join(room); if (cb) cb(true); });
@@ -35,10 +102,11 @@ async function startNodePeer({ redisUrl, key = 'socket.io', requestsTimeout = 50
     io,
     port,
     url: `http://127.0.0.1:${port}`,
+    readers,
     async stop() {
       io.close();
       await new Promise((resolve) => httpServer.close(() => resolve()));
-      await Promise.allSettled([pub.quit(), sub.quit()]);
+      await close();
     },
   };
 }

@@ -12,6 +12,17 @@
 // request channel, PUBSUB NUMPAT), which is what the Pub/Sub adapter and
 // Node's @socket.io/redis-adapter subscribe to; a Node peer sharing the Redis
 // counts there too (option `subscribers`).
+//
+// With adapter = streams (option `adapter: 'streams'`, siogate's Redis
+// Streams backend) "ready" means every stream reader is reading: siogate
+// says so itself (its readers anchor on the stream's last id), but a Node
+// Streams peer starts reading with XREAD `$` and misses whatever is written
+// before its first XREAD blocks. So the check also counts the connections
+// Redis shows blocked in (or last running) XREAD (CLIENT LIST cmd=xread: one
+// per stream per siogate node, see streamsReaders, plus a Node peer's
+// `readers`), and, for protocol 0.3, the subscribers of each namespace's
+// public channel `<channelPrefix>#<nsp>#` (one per node), which is also the
+// server count of 0.3.
 
 const { createClient } = require('redis');
 const { startServer } = require('./server');
@@ -73,6 +84,63 @@ async function waitNodesReady(nodes, ms = DEFAULT_WAIT_MS) {
   }
 }
 
+/** Node's hashCode (the Streams adapter's own function). */
+function nodeHash(name) {
+  return require('@socket.io/redis-streams-adapter/dist/util').hashCode(name);
+}
+
+/** The stream Node's Streams adapter 0.3 writes namespace nsp to. */
+function streamOf(nsp, { streamName = 'socket.io', streamCount = 1 } = {}) {
+  return streamCount > 1 ? `${streamName}-${nodeHash(nsp) % streamCount}` : streamName;
+}
+
+/** The namespaces a testkit node hosts with these settings. */
+function testkitNamespaces(settings = {}) {
+  const extra = String(settings.namespaces || '').split(',').map((n) => n.trim()).filter(Boolean);
+  return [...new Set(['/', '/custom', '/auth', ...extra])];
+}
+
+/** How many XREAD connections one siogate node in streams mode keeps: one
+ *  per stream, plus one per stream with a negative index that one of its
+ *  namespaces maps to (Node writes those, siogate reads them). */
+function streamsReaders(settings = {}) {
+  const count = settings.streamsProtocol === '0.2' ? 1 : Number(settings.streamCount || 1);
+  const negative = new Set(testkitNamespaces(settings)
+    .map((n) => (count > 1 ? nodeHash(n) % count : 0)).filter((i) => i < 0));
+  return count + negative.size;
+}
+
+/** The CLIENT LIST lines of the connections whose last command is XREAD. */
+async function xreadClients(c) {
+  return String(await c.sendCommand(['CLIENT', 'LIST'])).split('\n').filter((l) => / cmd=xread /.test(l));
+}
+
+/**
+ * Poll Redis until exactly `readers` connections read a stream and, unless
+ * subscribers is 0, `subscribers` connections subscribe to each namespace's
+ * public channel `<prefix>#<nsp>#` (protocol 0.3).
+ */
+async function waitStreamsReading(redisUrl, { readers, subscribers = 0, prefix = 'socket.io', nsps = ['/'], ms = DEFAULT_WAIT_MS } = {}) {
+  const c = createClient({ url: redisUrl });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const xr = (await xreadClients(c)).length;
+      const counts = subscribers ? await c.pubSubNumSub(nsps.map((n) => `${prefix}#${n}#`)) : {};
+      if (xr === readers && Object.values(counts).every((v) => v === subscribers)) return;
+      if (Date.now() > deadline) {
+        throw new Error(`streams cluster not reading: ${xr} XREAD connections (want ${readers}), `
+          + `NUMSUB ${JSON.stringify(counts)} (want ${subscribers})`);
+      }
+      await sleep(25);
+    }
+  } finally {
+    await c.quit().catch(() => {});
+  }
+}
+
 /**
  * Wait until a cluster is ready: every node of `nodes` says so, then Redis
  * (reached at probeUrl) counts `subscribers` subscriptions (default: one per
@@ -84,15 +152,38 @@ async function waitNodesReady(nodes, ms = DEFAULT_WAIT_MS) {
 async function waitReady(nodes, probeUrl, o = {}) {
   const ms = o.ms || DEFAULT_WAIT_MS;
   await waitNodesReady(nodes, ms);
-  await waitSubscribed(probeUrl, o.subscribers || nodes.length, { key: o.key, nsps: o.nsps, ms });
+  if (o.adapter === 'streams') {
+    await waitStreamsReading(probeUrl, { readers: o.readers, subscribers: o.subscribers, prefix: o.key, nsps: o.nsps, ms });
+  } else {
+    await waitSubscribed(probeUrl, o.subscribers || nodes.length, { key: o.key, nsps: o.nsps, ms });
+  }
+}
+
+/** The readiness options of a streams cluster: `nodes` siogate nodes with
+ *  `settings`, plus the Node Streams peers of w.peers (their readers, and
+ *  one subscriber each in 0.3); w.readers / w.subscribers override. */
+function streamsReadiness(settings, nodes, w = {}) {
+  const peers = w.peers || [];
+  const p02 = settings.streamsProtocol === '0.2';
+  const { peers: _p, ...rest } = w;
+  return {
+    adapter: 'streams',
+    key: settings.channelPrefix,
+    readers: nodes * streamsReaders(settings) + peers.reduce((n, p) => n + p.readers, 0),
+    subscribers: p02 ? 0 : nodes + peers.length,
+    ...rest,
+  };
 }
 
 /**
  * Start a cluster: `nodes` siogate nodes on one Redis, ready when it resolves.
  * @param {object} [o]
  * @param {number} [o.nodes=2]
+ * @param {string} [o.adapter='redis'] or 'streams' (the Redis Streams backend)
  * @param {object} [o.settings] extra settings for every node (adapter and
- *   redisUrl are set here; settings.redisKey is honoured by the readiness check)
+ *   redisUrl are set here; settings.redisKey, and for streams channelPrefix,
+ *   streamCount, streamsProtocol and namespaces, are honoured by the
+ *   readiness check)
  * @param {object} [o.redis] a running redis handle to use (stop() leaves it
  *   running), or options for startRedis() ({args, unixSocket}) to start one
  * @param {string|function} [o.url] the redisUrl the nodes get, or a function
@@ -103,7 +194,9 @@ async function waitReady(nodes, probeUrl, o = {}) {
  * @param {number} [o.subscribers] subscriptions expected (default: nodes)
  * @returns {Promise<{redis, nodes, url, probeUrl, waitReady, stop}>}
  *   waitReady(opts) checks again (after a Redis restart, a peer joining...)
- *   with the same nodes, key and namespaces unless opts says otherwise.
+ *   with the same nodes, key and namespaces unless opts says otherwise; in
+ *   streams mode opts.peers (Node Streams peers, node-peer.js) adds their
+ *   readers and subscribers.
  */
 async function startCluster(o = {}) {
   const given = o.redis && typeof o.redis.stop === 'function' ? o.redis : null;
@@ -111,7 +204,8 @@ async function startCluster(o = {}) {
   const pick = (v, dflt) => (typeof v === 'function' ? v(redis) : v || dflt);
   const url = pick(o.url, redis.url);
   const probeUrl = pick(o.probeUrl, /^redis:/.test(url) ? url : redis.url);
-  const settings = { ...(o.settings || {}), adapter: 'redis', redisUrl: url };
+  const adapter = o.adapter || 'redis';
+  const settings = { ...(o.settings || {}), adapter, redisUrl: url };
   const readiness = { key: settings.redisKey, nsps: o.nsps, subscribers: o.subscribers };
   const nodes = [];
   const cluster = {
@@ -119,7 +213,10 @@ async function startCluster(o = {}) {
     nodes,
     url,
     probeUrl,
-    waitReady: (w = {}) => waitReady(nodes, probeUrl, { ...readiness, ...w }),
+    settings,
+    waitReady: (w = {}) => waitReady(nodes, probeUrl, adapter === 'streams'
+      ? streamsReadiness(settings, nodes.length, { nsps: o.nsps, ...w })
+      : { ...readiness, ...w }),
     /** Stop every node, then the Redis this fixture started; throws the first
      *  error (a node that did not exit cleanly) once everything is stopped. */
     async stop() {
@@ -141,4 +238,13 @@ async function startCluster(o = {}) {
   return cluster;
 }
 
-module.exports = { startCluster, waitReady, waitNodesReady, waitSubscribed, until };
+module.exports = {
+  startCluster,
+  waitReady,
+  waitNodesReady,
+  waitSubscribed,
+  waitStreamsReading,
+  streamsReaders,
+  streamOf,
+  until,
+};
