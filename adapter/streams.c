@@ -11,6 +11,7 @@
 
 #define XADD_MAX_ARGS 14
 #define SKIP_LOG_EVERY_MS 10000
+#define VERIFY_COUNT 10000 /* entries read after the last acked one, per stream */
 
 /* One XADD: its arguments in one block, waiting in the outbox or on the
  * wire (then owned by the reply callback). */
@@ -24,7 +25,14 @@ struct sg_sout {
     size_t lens[XADD_MAX_ARGS];
     size_t bytes;
     char *blob;
+    int requeued; /* on the wire when the connection went: maybe stored */
 };
+
+/* The last id Redis gave one of our XADDs, per stream. */
+typedef struct acked {
+    char *stream;
+    char id[48];
+} acked_t;
 
 void sg_streams__log(const sg_streams_t *s, int level, const char *fmt, ...)
 {
@@ -138,6 +146,21 @@ static void out_bound(sg_streams_t *s)
 
 static void out_flush(sg_streams_t *s);
 
+static void note_acked(sg_streams_t *s, const char *stream, size_t slen, const char *id,
+                       size_t idlen)
+{
+    if (idlen >= sizeof(((acked_t *)0)->id) || !sg_streams_is_id(id, idlen))
+        return;
+    acked_t *a = sg_map_get(s->acked, stream, slen);
+    if (!a) {
+        a = sg_calloc(1, sizeof(*a));
+        a->stream = sg_strndup(stream, slen);
+        sg_map_put(s->acked, a->stream, slen, a);
+    }
+    memcpy(a->id, id, idlen);
+    a->id[idlen] = '\0';
+}
+
 static void on_xadd(void *ud, const redisReply *rep)
 {
     sg_sout_t *o = ud;
@@ -157,11 +180,13 @@ static void on_xadd(void *ud, const redisReply *rep)
          * behind what came back before it. */
         out_insert(s, s->out.requeued, o);
         s->out.requeued = o;
+        o->requeued = 1;
         out_bound(s);
         return;
     }
     if (rep->type == REDIS_REPLY_STRING) {
         s->written++;
+        note_acked(s, o->argv[1], o->lens[1], rep->str, rep->len);
         if (o->cb)
             o->cb(o->cb_ud, 0, rep->str);
         sout_free(o);
@@ -183,7 +208,7 @@ static int out_send(sg_streams_t *s, sg_sout_t *o)
 
 static void out_flush(sg_streams_t *s)
 {
-    while (s->out.head && !s->closing && sg_redis_can_send(s->redis)) {
+    while (s->out.head && !s->closing && !s->out.verifying && sg_redis_can_send(s->redis)) {
         sg_sout_t *o = s->out.head;
         out_unlink(s, o);
         if (out_send(s, o) != 0) {
@@ -222,10 +247,137 @@ int sg_streams__can_publish(const sg_streams_t *s)
     return !s->closing && !s->out.head && sg_redis_can_send(s->redis);
 }
 
+/* ---- after a reconnect: what Redis stored before the connection went ----
+ *
+ * An XADD whose reply was lost with the connection may have been applied.
+ * Redis applies a connection's commands in order, so in each stream the
+ * entries of ours after the last one acknowledged are a prefix of what was
+ * requeued, in the same order: read them back and count those as written
+ * (with their ids) instead of writing them twice. */
+
+typedef struct verify {
+    sg_streams_t *s;
+    char *stream;
+} verify_t;
+
+static int same_field(const redisReply *const *fv, size_t n, const char *name, const char *v,
+                      size_t vlen)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        if (fv[i]->type == REDIS_REPLY_STRING && fv[i]->len == len &&
+            !memcmp(fv[i]->str, name, len))
+            return fv[i + 1]->type == REDIS_REPLY_STRING && fv[i + 1]->len == vlen &&
+                   !memcmp(fv[i + 1]->str, v, vlen);
+    return v == NULL;
+}
+
+/* Fields 6.. of an XADD are uid, nsp, type[, data], as pairs. */
+static int same_entry(const sg_sout_t *o, const redisReply *fields)
+{
+    if (fields->type != REDIS_REPLY_ARRAY)
+        return 0;
+    const redisReply *const *fv = (const redisReply *const *)fields->element;
+    for (int i = 6; i + 1 < o->argc; i += 2) {
+        char name[8];
+        snprintf(name, sizeof name, "%.*s", (int)o->lens[i], o->argv[i]);
+        if (!same_field(fv, fields->elements, name, o->argv[i + 1], o->lens[i + 1]))
+            return 0;
+    }
+    return o->argc == 14 || same_field(fv, fields->elements, "data", NULL, 0);
+}
+
+static sg_sout_t *next_requeued(sg_sout_t *o, const char *stream, size_t slen)
+{
+    for (; o; o = o->next)
+        if (o->requeued && o->lens[1] == slen && !memcmp(o->argv[1], stream, slen))
+            return o;
+    return NULL;
+}
+
+static void verify_done(sg_streams_t *s)
+{
+    if (--s->out.verifying > 0 || s->closing)
+        return;
+    if (!sg_redis_can_send(s->redis))
+        return; /* lost again: the next on_ready verifies again */
+    for (sg_sout_t *o = s->out.head; o; o = o->next)
+        o->requeued = 0;
+    out_flush(s);
+}
+
+static void on_verify(void *ud, const redisReply *rep)
+{
+    verify_t *v = ud;
+    sg_streams_t *s = v->s;
+    size_t slen = strlen(v->stream);
+    uint64_t before = s->deduplicated;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && !s->closing) {
+        sg_sout_t *cand = next_requeued(s->out.head, v->stream, slen);
+        for (size_t i = 0; i < rep->elements && cand; i++) {
+            const redisReply *e = rep->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                e->element[0]->type != REDIS_REPLY_STRING || !same_entry(cand, e->element[1]))
+                continue;
+            sg_sout_t *next = next_requeued(cand->next, v->stream, slen);
+            out_unlink(s, cand);
+            s->written++;
+            s->deduplicated++;
+            note_acked(s, v->stream, slen, e->element[0]->str, e->element[0]->len);
+            if (cand->cb)
+                cand->cb(cand->cb_ud, 0, e->element[0]->str);
+            sout_free(cand);
+            cand = next;
+        }
+    }
+    if (s->deduplicated > before)
+        sg_streams__log(s, 2, "redis stream %s: %llu entries sent before the connection went "
+                              "were stored; not written again", v->stream,
+                        (unsigned long long)(s->deduplicated - before));
+    sg_free(v->stream);
+    sg_free(v);
+    verify_done(s);
+}
+
+static void verify_start(sg_streams_t *s)
+{
+    s->out.verifying = 1; /* held while the requests go out */
+    sg_map_t *seen = sg_map_new();
+    for (sg_sout_t *o = s->out.head; o; o = o->next) {
+        if (!o->requeued || sg_map_get(seen, o->argv[1], o->lens[1]))
+            continue;
+        sg_map_put(seen, o->argv[1], o->lens[1], o);
+        acked_t *a = sg_map_get(s->acked, o->argv[1], o->lens[1]);
+        if (!a)
+            continue; /* nothing of ours acknowledged there yet: cannot tell */
+        char from[64], count[16];
+        sg_streams_next_id(a->id, from, sizeof from);
+        snprintf(count, sizeof count, "%d", VERIFY_COUNT);
+        verify_t *v = sg_malloc(sizeof(*v));
+        v->s = s;
+        v->stream = sg_strndup(o->argv[1], o->lens[1]);
+        const char *argv[6] = {"XRANGE", v->stream, from, "+", "COUNT", count};
+        size_t lens[6] = {6, o->lens[1], strlen(from), 1, 5, strlen(count)};
+        if (sg_redis_command(s->redis, on_verify, v, 6, argv, lens) == 0) {
+            s->out.verifying++;
+        } else {
+            sg_free(v->stream);
+            sg_free(v);
+        }
+    }
+    sg_map_free(seen);
+    verify_done(s);
+}
+
 static void on_ready(void *ud)
 {
     sg_streams_t *s = ud;
     s->out.requeued = NULL;
+    for (sg_sout_t *o = s->out.head; o; o = o->next)
+        if (o->requeued) {
+            verify_start(s);
+            return;
+        }
     out_flush(s);
 }
 
@@ -336,6 +488,7 @@ int sg_streams_new(uv_loop_t *loop, const sg_streams_opts_t *o, sg_streams_t **o
         s->o.outbox_bytes = (size_t)64 * 1024 * 1024;
     s->readers = sg_map_new();
     s->nsps = sg_map_new();
+    s->acked = sg_map_new();
     sg_redis_opts_t ro = s->o.redis;
     ro.on_ready = on_ready;
     ro.on_ready_ud = s;
@@ -378,6 +531,13 @@ void sg_streams_free(sg_streams_t *s)
         sout_fail(o, SG_ESTATE);
     }
     sg_map_free(s->nsps); /* empty: every namespace closed first */
+    it = (sg_map_iter_t){0};
+    while (s->acked && sg_map_next(s->acked, &it)) {
+        acked_t *a = it.val;
+        sg_free(a->stream);
+        sg_free(a);
+    }
+    sg_map_free(s->acked);
     sg_free(s->url);
     sg_free(s->stream_name);
     sg_free(s->channel_prefix);

@@ -8,10 +8,13 @@
  *
  * Outbox: an entry that cannot be written because Redis is unreachable (not
  * yet connected, or lost) waits here, in order, and is written when Redis
- * is back; so do entries that were on the wire when the connection went (a
- * reply never came: most likely never applied, possibly applied — the one
- * case where a message may arrive twice). New entries queue behind waiting
- * ones, so order holds. Past max_entries or max_bytes the oldest are
+ * is back; so do entries that were on the wire when the connection went
+ * (no reply came). Those may have been applied: after the reconnect, each
+ * stream is read after the last entry Redis acknowledged to us, and those
+ * of our entries found there count as written (Redis applies one
+ * connection's commands in order, so they are a prefix of what came back,
+ * compared field by field). New entries queue behind waiting ones, so order
+ * holds. Past max_entries or max_bytes the oldest are
  * dropped, counted, with one warning per episode. Local clients never wait
  * for any of this: adapter.c delivers before it forwards. Requests and
  * their answers (0.3 Pub/Sub) are not kept: like the classic adapter's,

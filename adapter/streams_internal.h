@@ -30,14 +30,16 @@ struct sg_streams {
     sg_redis_t *redis;
     sg_map_t *readers; /* stream name -> sg_sreader_t * */
     sg_map_t *nsps;    /* namespace name -> sg_sns_t * */
+    sg_map_t *acked;   /* stream name -> last id Redis gave one of our XADDs */
     struct {
         sg_sout_t *head, *tail;
         sg_sout_t *requeued; /* last entry put back in this loss, or NULL */
         size_t n, bytes;
+        int verifying; /* XRANGEs out to find requeued entries Redis did store */
         uint64_t dropped, episode_dropped;
         int over;
     } out;
-    uint64_t written, read, skipped;
+    uint64_t written, read, skipped, deduplicated;
     uint64_t xadd_errors;
     uint64_t skip_logged_at; /* uv_now of the last "skipped" line */
     uint64_t skip_unlogged;

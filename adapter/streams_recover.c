@@ -176,14 +176,6 @@ static json_t *decode_session(const char *v, size_t len)
     return out;
 }
 
-/* "T-S" -> "T-(S+1)": Node's nextOffset, for Redis without exclusive ranges. */
-static void next_offset(const char *in, char *out, size_t n)
-{
-    const char *dash = strchr(in, '-');
-    unsigned long long seq = strtoull(dash + 1, NULL, 10);
-    snprintf(out, n, "%.*s-%llu", (int)(dash - in), in, seq + 1);
-}
-
 static void page(restore_t *r);
 
 static const redisReply *field(const redisReply *fv, const char *name)
@@ -271,7 +263,7 @@ static void on_page(void *ud, const redisReply *rep)
 static void page(restore_t *r)
 {
     char from[80], count[16];
-    next_offset(r->offset, from, sizeof from);
+    sg_streams_next_id(r->offset, from, sizeof from);
     snprintf(count, sizeof count, "%d", RESTORE_PAGE);
     const char *argv[6] = {"XRANGE", r->stream, from, "+", "COUNT", count};
     size_t lens[6] = {6, strlen(r->stream), strlen(from), 1, 5, strlen(count)};

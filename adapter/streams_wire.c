@@ -212,3 +212,10 @@ int sg_streams_is_id(const char *s, size_t len)
         i++, b++;
     return b && i == len && a <= 20 && b <= 20;
 }
+
+void sg_streams_next_id(const char *id, char *out, size_t n)
+{
+    const char *dash = strchr(id, '-');
+    unsigned long long seq = strtoull(dash + 1, NULL, 10);
+    snprintf(out, n, "%.*s-%llu", (int)(dash - id), id, seq + 1);
+}

@@ -67,4 +67,8 @@ char *sg_streams_name(const char *base, unsigned count, const char *nsp, size_t 
  *  only offsets Node accepts from a client. */
 int sg_streams_is_id(const char *s, size_t len);
 
+/** The id right after id ("T-S" -> "T-(S+1)"), for an exclusive range on
+ *  a Redis without them (< 6.2). id must satisfy sg_streams_is_id. */
+void sg_streams_next_id(const char *id, char *out, size_t n);
+
 #endif

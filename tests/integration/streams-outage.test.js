@@ -12,15 +12,17 @@
 //
 // The restart happens with writes held (CLIENT PAUSE WRITE): A's XADDs of
 // that moment are on the wire, unanswered, and never executed, so A must
-// write them again. What this leaves out on purpose is an XADD Redis
-// executed but whose reply died with it: A cannot tell it from one never
-// executed and writes it again (a duplicate; adapter/streams.h says so).
+// write them again. The last test is the other case: an XADD Redis executed
+// but whose reply died with it; after the reconnect A finds it in the
+// stream (after the last entry Redis acknowledged to it) and does not write
+// it twice.
 const { test, describe, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { createClient } = require('redis');
 const { startServer } = require('./lib/server');
 const { connected, closeAll, ask, recorder, DEFAULT_WAIT_MS } = require('./lib/util');
 const { startCluster, waitReady, until } = require('./lib/cluster');
+const { startRedis } = require('./lib/redis');
 const { startNodePeer } = require('./node-peer');
 
 const skip = process.env.SG_REF === '1' && 'siogate nodes with the Streams adapter (the reference server has none)';
@@ -187,6 +189,47 @@ describe('streams: Redis restarts', { skip }, () => {
       assert.deepEqual(r.items[0], [0], who);
       assertExactlyOnce(r.items.slice(1), 10, who);
     }
+  });
+
+  test('an XADD Redis stored but never answered is not written twice after the restart', async () => {
+    // DEBUG SLEEP holds Redis; A's XADD and then SHUTDOWN SAVE arrive while
+    // it sleeps. When it wakes it runs the XADD (saved in the snapshot) and
+    // exits without A reading the reply. Should Redis happen to run the
+    // SHUTDOWN first, the XADD was simply never run: exactly once either way.
+    const rds = await startRedis({ args: ['--enable-debug-command', 'local'] });
+    cleanups.push(() => rds.stop());
+    cleanups.push(() => redisUp(rds));
+    const cluster = await startCluster({ adapter: 'streams', nodes: 2, redis: rds, settings: SETTINGS });
+    cleanups.push(() => cluster.stop());
+    const [a, b] = cluster.nodes;
+    const ca = await connected(a.url, { transports: ['websocket'] });
+    const cb = await connected(b.url, { transports: ['websocket'] });
+    const rb = recorder(cb, 'n');
+    await ask(ca, 'cluster emit', { event: 'n' }, 1);
+    await rb.count(1); // A has an acknowledged entry in the stream
+    const sleeper = await admin(rds);
+    const stopper = await admin(rds);
+    const sleeping = sleeper.sendCommand(['DEBUG', 'SLEEP', '1']).catch(() => {});
+    await sleep(200); // (ordering only: both commands below land in the sleep)
+    await ask(ca, 'cluster emit', { event: 'n' }, 2);
+    await sleep(200);
+    stopper.sendCommand(['SHUTDOWN', 'SAVE']).catch(() => {});
+    await sleeping;
+    await sleeper.disconnect().catch(() => {});
+    await stopper.disconnect().catch(() => {});
+    await rds.kill();
+    down.add(rds);
+    await redisUp(rds);
+    await until(async () => (await state(ca)) === 'ready', DEFAULT_WAIT_MS, 'A ready again');
+    await ask(ca, 'cluster emit', { event: 'n' }, 3);
+    await rb.match((m) => m === 3);
+    assertExactlyOnce(rb.items, 3, 'client on B');
+    const adm = await admin(rds);
+    const entries = await adm.xRange('socket.io', '-', '+');
+    await adm.quit();
+    const numbers = entries.filter((e) => /"n"/.test(e.message.data || ''))
+      .map((e) => JSON.parse(e.message.data).packet.data[1]);
+    assert.deepEqual(numbers, [1, 2, 3], 'each once in the stream');
   });
 
   test('past streamsOutboxEntries the oldest waiting entries are dropped, with one warning', async () => {
