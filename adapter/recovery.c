@@ -93,11 +93,19 @@ static void session_free(rsession_t *s)
     sg_free(s);
 }
 
-/* Drop what is older than max_ms, or past the counts. */
+/* Packets stay PACKET_GRACE_MS longer than sessions: a session saved now
+ * may restore from the offset of the last packet its client got, however
+ * long it was idle before; Node's store keeps packets until a purge that
+ * runs every 60 s, so its window is the same. */
+#define PACKET_GRACE_MS 60000
+
+/* Drop what is too old, or past the counts. */
 static void expire(sg_rstore_t *st, uint64_t now)
 {
+    uint64_t keep = (uint64_t)st->max_ms + PACKET_GRACE_MS;
+    uint64_t plimit = now > keep ? now - keep : 0;
     uint64_t limit = now > st->max_ms ? now - st->max_ms : 0;
-    while (st->head && (st->head->at < limit || st->npackets > st->max_packets))
+    while (st->head && (st->head->at < plimit || st->npackets > st->max_packets))
         pop_packet(st);
     while (st->shead &&
            (st->shead->at < limit || sg_map_count(st->by_pid) > st->max_sessions)) {

@@ -1,8 +1,10 @@
 /* recovery.h - the in-process store of connection state recovery (Node's
  * SessionAwareAdapter), for the backends that have no store of their own
  * (memory, classic Pub/Sub): the recoverable packets broadcast in the last
- * maxDisconnectionDuration, each with its offset, and the sessions of the
- * sockets that went away in that time. Both are bounded in count as well
+ * maxDisconnectionDuration + 60 s, each with its offset (the 60 s let a
+ * client idle before its disconnection restore from its last packet, as
+ * Node's purge every 60 s does), and the sessions of the sockets that went
+ * away in the last maxDisconnectionDuration. Both are bounded in count as well
  * (oldest dropped first), since a busy namespace can broadcast millions of
  * packets in two minutes. Used by adapter.c; no I/O. */
 #ifndef SG_RECOVERY_H

@@ -42,6 +42,7 @@ static void accept_socket(sg_socket_t *s)
         return;
     }
     sg_client_of(sess)->joined = 1;
+    sg_socket__send_held(s);
     sg_socket__connected(s);
     sg_sio_packet_t p;
     sg_sio_packet_init(&p);
@@ -79,6 +80,7 @@ void sg_socket_next(sg_socket_t *s, const char *err_message, json_t *err_data)
         return;
     }
     if (err_message || err_data) {
+        sg_socket__refused(s);
         send_connect_error(s->sess, s->nsp->name, err_message, err_data);
         sg_socket__onclose(s, "middleware error");
         return;

@@ -61,6 +61,8 @@ struct sg_socket {
     uint8_t gone;       /* disconnected (or refused) */
     uint8_t recovered;  /* its session was restored */
     json_t *restore_rooms; /* rooms to join back once connected, or NULL */
+    sg_buf_t **held;    /* the missed packets, encoded, sent ahead of CONNECT */
+    size_t nheld;
     uint32_t refs;
     sg_handler_t *mw_next;
     sg_nsp_t *nsp;
@@ -139,9 +141,15 @@ void sg_socket__connected(sg_socket_t *s);
 /** RemoteSocket {id, handshake, rooms, data} of s (new reference). */
 json_t *sg_socket__describe(sg_socket_t *s);
 /** Connection state recovery: the session found for s (NULL: none) is
- *  applied (id, pid, data, rooms to join), and the packets it missed are
- *  sent ahead of the CONNECT reply, as Node does. */
+ *  applied (id, pid, data, rooms to join) and the packets it missed are
+ *  encoded and held, to go ahead of the CONNECT reply (Node's wire order)
+ *  once the middleware let the socket in. */
 void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess);
+/** Send the held packets (the socket is being accepted). */
+void sg_socket__send_held(sg_socket_t *s);
+/** The middleware refused a restored socket: its session is saved again,
+ *  so a later attempt (a renewed token) can still restore it. */
+void sg_socket__refused(sg_socket_t *s);
 /** Register the safe-point hook that frees disconnected sockets. */
 void sg_socket__init(sg_server_t *srv);
 /** Free the disconnected sockets now (shutdown). */

@@ -7,6 +7,8 @@
 #include "sio_internal.h"
 #include "util.h"
 
+static void drop_held(sg_socket_t *s);
+
 /* ---- delivery ---- */
 
 int sg_socket__deliver(sg_socket_t *s, const sg_sio_encoded_t *enc, unsigned flags)
@@ -60,6 +62,7 @@ static void socket_destroy(sg_socket_t *s)
     if (s->data_free)
         s->data_free(s->data);
     json_decref(s->restore_rooms);
+    drop_held(s);
     json_decref(s->auth);
     json_decref(s->handshake);
     json_decref(s->jdata);
@@ -169,13 +172,37 @@ void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess)
         p.nbins = sess->missed[i].nbins;
         sg_sio_encoded_t enc = {0};
         if (sg_sio_encode(&p, &enc) == 0) {
-            /* Not connected yet: straight to the session, as Node does. */
-            if (sg_session_send(s->sess, enc.text, 0) == 0)
-                for (size_t k = 0; k < enc.nbins; k++)
-                    sg_session_send(s->sess, enc.bins[k], 0);
+            s->held = sg_realloc(s->held, (s->nheld + 1 + enc.nbins) * sizeof(*s->held));
+            s->held[s->nheld++] = sg_buf_ref(enc.text);
+            for (size_t k = 0; k < enc.nbins; k++)
+                s->held[s->nheld++] = sg_buf_ref(enc.bins[k]);
         }
         sg_sio_encoded_clear(&enc);
     }
+}
+
+static void drop_held(sg_socket_t *s)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        sg_buf_unref(s->held[i]);
+    sg_free(s->held);
+    s->held = NULL;
+    s->nheld = 0;
+}
+
+void sg_socket__send_held(sg_socket_t *s)
+{
+    /* Not connected yet: straight to the session, as Node does. */
+    for (size_t i = 0; i < s->nheld; i++)
+        sg_session_send(s->sess, s->held[i], 0);
+    drop_held(s);
+}
+
+void sg_socket__refused(sg_socket_t *s)
+{
+    drop_held(s);
+    if (s->recovered && s->restore_rooms)
+        sg_adapter_persist_session(s->nsp->adapter, s->id, s->pid, s->restore_rooms, s->jdata);
 }
 
 /* Node's RECOVERABLE_DISCONNECT_REASONS. */
@@ -220,6 +247,8 @@ void sg_socket__onclose(sg_socket_t *s, const char *reason)
     sg_socket_ref(s);
     if (was_connected && s->pid[0] && recoverable_reason(reason))
         persist(s);
+    else if (!was_connected && s->recovered && recoverable_reason(reason))
+        sg_socket__refused(s); /* gone before its CONNECT: keep the session */
     if (was_connected) {
         sg_adapter_remove_socket(s->nsp->adapter, &s->a);
         s->nsp->srv->stats.sockets--;
