@@ -48,7 +48,7 @@ static void accept_socket(sg_socket_t *s)
     sg_sio_packet_init(&p);
     p.type = SG_SIO_CONNECT;
     p.nsp = s->nsp->name;
-    p.data = s->pid[0] ? json_pack("{ssss}", "sid", s->id, "pid", s->pid)
+    p.data = s->rec ? json_pack("{ssss}", "sid", s->id, "pid", s->rec->pid)
                        : json_pack("{ss}", "sid", s->id);
     send_raw(sess, &p);
     json_decref(p.data);
@@ -123,7 +123,7 @@ static void nsp_connect(sg_session_t *sess, sg_sio_packet_t *pkt)
     sg_socket_t *s = sg_socket__new(nsp, sess, auth);
     sg_socket_ref(s);
     const char *pid = auth_str(auth, "pid"), *offset = auth_str(auth, "offset");
-    if (s->pid[0] && pid && offset)
+    if (s->rec && pid && offset)
         sg_adapter_restore_session(nsp->adapter, pid, offset, on_restored, sg_socket_ref(s));
     else
         run_middleware(s);

@@ -53,16 +53,22 @@ struct sg_nsp {
 
 typedef struct sg_pending_ack sg_pending_ack_t;
 
+/* What connection state recovery keeps per socket (allocated only when it
+ * is on, so sockets without it pay one pointer). */
+typedef struct sg_socket_rec {
+    char pid[SG_ID_LEN + 1]; /* private session id */
+    json_t *restore_rooms;   /* rooms to join back once connected, or NULL */
+    sg_buf_t **held;         /* the missed packets, encoded, sent ahead of CONNECT */
+    size_t nheld;
+} sg_socket_rec_t;
+
 struct sg_socket {
     sg_asock_t a; /* must stay first: the adapter hands this pointer back */
     char id[SG_ID_LEN + 1];
-    char pid[SG_ID_LEN + 1]; /* private session id (recovery on), else "" */
     uint8_t connected;  /* CONNECT accepted */
     uint8_t gone;       /* disconnected (or refused) */
     uint8_t recovered;  /* its session was restored */
-    json_t *restore_rooms; /* rooms to join back once connected, or NULL */
-    sg_buf_t **held;    /* the missed packets, encoded, sent ahead of CONNECT */
-    size_t nheld;
+    struct sg_socket_rec *rec; /* recovery state, only when recovery is on */
     uint32_t refs;
     sg_handler_t *mw_next;
     sg_nsp_t *nsp;

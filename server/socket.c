@@ -61,8 +61,11 @@ static void socket_destroy(sg_socket_t *s)
 {
     if (s->data_free)
         s->data_free(s->data);
-    json_decref(s->restore_rooms);
-    drop_held(s);
+    if (s->rec) {
+        json_decref(s->rec->restore_rooms);
+        drop_held(s);
+        sg_free(s->rec);
+    }
     json_decref(s->auth);
     json_decref(s->handshake);
     json_decref(s->jdata);
@@ -112,8 +115,10 @@ sg_socket_t *sg_socket__new(sg_nsp_t *nsp, sg_session_t *sess, json_t *auth)
     sg_client_t *c = sg_client_of(sess);
     sg_socket_t *s = sg_calloc(1, sizeof(*s));
     sg_random_id(s->id, SG_ID_LEN);
-    if (sg_adapter_recovery(nsp->adapter))
-        sg_random_id(s->pid, SG_ID_LEN);
+    if (sg_adapter_recovery(nsp->adapter)) {
+        s->rec = sg_calloc(1, sizeof(*s->rec));
+        sg_random_id(s->rec->pid, SG_ID_LEN);
+    }
     s->a.id = s->id;
     s->a.id_len = SG_ID_LEN;
     s->refs = 1;
@@ -132,17 +137,17 @@ void sg_socket__connected(sg_socket_t *s)
     sg_adapter_add_socket(s->nsp->adapter, &s->a);
     s->nsp->srv->stats.sockets++;
     s->nsp->srv->stats.connects++;
-    if (s->restore_rooms) {
+    if (s->rec && s->rec->restore_rooms) {
         size_t i;
         json_t *room;
-        json_array_foreach(s->restore_rooms, i, room)
+        json_array_foreach(s->rec->restore_rooms, i, room)
         {
             if (json_is_string(room))
                 (void)sg_adapter_join(s->nsp->adapter, &s->a, json_string_value(room),
                                       json_string_length(room));
         }
-        json_decref(s->restore_rooms);
-        s->restore_rooms = NULL;
+        json_decref(s->rec->restore_rooms);
+        s->rec->restore_rooms = NULL;
     }
 }
 
@@ -152,16 +157,17 @@ void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess)
     size_t pidlen = sess && sess->pid ? strlen(sess->pid) : 0;
     /* A sid in use here already (the old socket not yet noticed gone) or of
      * a shape this server never hands out: a fresh session instead. */
-    if (!sess || sidlen == 0 || sidlen > SG_ID_LEN || pidlen == 0 || pidlen > SG_ID_LEN ||
+    if (!s->rec || !sess || sidlen == 0 || sidlen > SG_ID_LEN || pidlen == 0 || pidlen > SG_ID_LEN ||
         sg_adapter_find(s->nsp->adapter, sess->sid, sidlen))
         return;
     memcpy(s->id, sess->sid, sidlen + 1);
     s->a.id_len = sidlen;
-    memcpy(s->pid, sess->pid, pidlen + 1);
+    sg_socket_rec_t *r = s->rec;
+    memcpy(r->pid, sess->pid, pidlen + 1);
     s->recovered = 1;
     json_decref(s->jdata);
     s->jdata = json_is_object(sess->data) ? json_deep_copy(sess->data) : NULL;
-    s->restore_rooms = json_is_array(sess->rooms) ? json_deep_copy(sess->rooms) : NULL;
+    r->restore_rooms = json_is_array(sess->rooms) ? json_deep_copy(sess->rooms) : NULL;
     for (size_t i = 0; i < sess->nmissed; i++) {
         sg_sio_packet_t p;
         sg_sio_packet_init(&p);
@@ -172,10 +178,10 @@ void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess)
         p.nbins = sess->missed[i].nbins;
         sg_sio_encoded_t enc = {0};
         if (sg_sio_encode(&p, &enc) == 0) {
-            s->held = sg_realloc(s->held, (s->nheld + 1 + enc.nbins) * sizeof(*s->held));
-            s->held[s->nheld++] = sg_buf_ref(enc.text);
+            r->held = sg_realloc(r->held, (r->nheld + 1 + enc.nbins) * sizeof(*r->held));
+            r->held[r->nheld++] = sg_buf_ref(enc.text);
             for (size_t k = 0; k < enc.nbins; k++)
-                s->held[s->nheld++] = sg_buf_ref(enc.bins[k]);
+                r->held[r->nheld++] = sg_buf_ref(enc.bins[k]);
         }
         sg_sio_encoded_clear(&enc);
     }
@@ -183,26 +189,30 @@ void sg_socket__restore(sg_socket_t *s, const sg_adapter_session_t *sess)
 
 static void drop_held(sg_socket_t *s)
 {
-    for (size_t i = 0; i < s->nheld; i++)
-        sg_buf_unref(s->held[i]);
-    sg_free(s->held);
-    s->held = NULL;
-    s->nheld = 0;
+    sg_socket_rec_t *r = s->rec;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nheld; i++)
+        sg_buf_unref(r->held[i]);
+    sg_free(r->held);
+    r->held = NULL;
+    r->nheld = 0;
 }
 
 void sg_socket__send_held(sg_socket_t *s)
 {
     /* Not connected yet: straight to the session, as Node does. */
-    for (size_t i = 0; i < s->nheld; i++)
-        sg_session_send(s->sess, s->held[i], 0);
+    for (size_t i = 0; s->rec && i < s->rec->nheld; i++)
+        sg_session_send(s->sess, s->rec->held[i], 0);
     drop_held(s);
 }
 
 void sg_socket__refused(sg_socket_t *s)
 {
     drop_held(s);
-    if (s->recovered && s->restore_rooms)
-        sg_adapter_persist_session(s->nsp->adapter, s->id, s->pid, s->restore_rooms, s->jdata);
+    if (s->recovered && s->rec->restore_rooms)
+        sg_adapter_persist_session(s->nsp->adapter, s->id, s->rec->pid, s->rec->restore_rooms,
+                                   s->jdata);
 }
 
 /* Node's RECOVERABLE_DISCONNECT_REASONS. */
@@ -223,7 +233,7 @@ static void persist(sg_socket_t *s)
 {
     json_t *rooms = json_array();
     sg_adapter_socket_rooms(&s->a, add_room, rooms);
-    sg_adapter_persist_session(s->nsp->adapter, s->id, s->pid, rooms, s->jdata);
+    sg_adapter_persist_session(s->nsp->adapter, s->id, s->rec->pid, rooms, s->jdata);
     json_decref(rooms);
 }
 
@@ -245,7 +255,7 @@ void sg_socket__onclose(sg_socket_t *s, const char *reason)
     int was_connected = s->connected;
     s->connected = 0;
     sg_socket_ref(s);
-    if (was_connected && s->pid[0] && recoverable_reason(reason))
+    if (was_connected && s->rec && recoverable_reason(reason))
         persist(s);
     else if (!was_connected && s->recovered && recoverable_reason(reason))
         sg_socket__refused(s); /* gone before its CONNECT: keep the session */
@@ -354,7 +364,7 @@ static int emit(sg_socket_t *s, const char *event, const sg_data_t *args, int64_
     p.id = id;
     sg_data__fill(&p, event, args);
     int rc;
-    if (s->pid[0] && id < 0 && !(flags & SG_BCAST_VOLATILE)) {
+    if (s->rec && id < 0 && !(flags & SG_BCAST_VOLATILE)) {
         /* With recovery, Node sends socket.emit through the adapter, so the
          * packet gets an offset and is kept for a later restore. A backend
          * without a store of its own keeps it here: nothing to forward. */
