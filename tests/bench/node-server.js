@@ -8,31 +8,43 @@
  *
  *   node node-server.js [--host 127.0.0.1] [--port 3000] [--log-level L]
  *                       [--adapter memory|redis|streams] [--redis-url redis://127.0.0.1:6379]
+ *                       [--recovery | --set connectionStateRecovery=true]
  *
  *   "join"      (room, ack)      join room; ack(true)
  *   "broadcast" (room, ...args)  emit "message"(...args) to room except the sender
  *   "echo"      (...args, ack)   ack(...args)
  *
+ * and, as siogate's testkit app does, every disconnect is broadcast as "peer disconnect"
+ * {id, reason} to the room "observers" (with a cluster adapter that is one publish per
+ * disconnect, which the recovery scenario must see on both servers alike).
+ *
  * Prints "listening on http://HOST:PORT" to stderr when ready; exits on
  * SIGTERM/SIGINT. With --adapter redis, broadcasts go through @socket.io/redis-adapter
  * (the counterpart of siogate's --adapter redis); with --adapter streams, through
  * @socket.io/redis-streams-adapter 0.3 with its defaults (siogate's --adapter streams).
+ * --recovery (or siogate's own --set connectionStateRecovery=true) turns on
+ * connectionStateRecovery with socket.io's defaults ({}: 2 minutes, skipMiddlewares).
  * Unknown options are ignored so the runner can pass the same command line it gives siogate.
  */
 const http = require('http');
 const { Server } = require('socket.io');
 
-const opts = { host: '127.0.0.1', port: 3000, adapter: 'memory', redisUrl: 'redis://127.0.0.1:6379' };
+const opts = { host: '127.0.0.1', port: 3000, adapter: 'memory', redisUrl: 'redis://127.0.0.1:6379', recovery: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--host') opts.host = argv[++i];
   else if (argv[i] === '--port') opts.port = Number(argv[++i]);
   else if (argv[i] === '--adapter') opts.adapter = argv[++i];
   else if (argv[i] === '--redis-url') opts.redisUrl = argv[++i];
+  else if (argv[i] === '--recovery') opts.recovery = true;
+  else if (argv[i] === '--set' && argv[i + 1] === 'connectionStateRecovery=true') {
+    opts.recovery = true;
+    i++;
+  }
 }
 
 const httpServer = http.createServer();
-const io = new Server(httpServer);
+const io = new Server(httpServer, opts.recovery ? { connectionStateRecovery: {} } : {});
 
 io.on('connection', (socket) => {
   socket.on('join', (room, ack) => {
@@ -46,6 +58,9 @@ io.on('connection', (socket) => {
   socket.on('echo', (...args) => {
     const ack = args.length && typeof args[args.length - 1] === 'function' ? args.pop() : null;
     if (ack) ack(...args);
+  });
+  socket.on('disconnect', (reason) => {
+    io.to('observers').emit('peer disconnect', { id: socket.id, reason });
   });
 });
 
