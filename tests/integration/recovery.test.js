@@ -519,7 +519,15 @@ describe('connection state recovery and middleware', () => {
       sender.emit('broadcast', 'r-bad', 'missed');
       await ask(sender, 'echo', 'barrier');
       bad.state.token = 'revoked';
-      const refused = waitFor(bad.c, 'connect_error');
+      // the server's refusal, not a stale failed attempt from the cut
+      const refused = new Promise((resolve) => {
+        const on = (err) => {
+          if (err && err.type === 'TransportError') return;
+          bad.c.off('connect_error', on);
+          resolve([err]);
+        };
+        bad.c.on('connect_error', on);
+      });
       const back = nextConnect(good.c, good.msgs);
       proxy.restore();
       // the middleware let the good one through: recovered

@@ -80,10 +80,15 @@ function nextConnect(socket, rec = null, ms = DEFAULT_WAIT_MS) {
       off();
       resolve({ recovered: socket.recovered, id: socket.id, before: rec ? rec.items.length : 0 });
     };
-    // Transport-level failures while the proxy refuses come as
-    // reconnect_error on the manager; a connect_error on the socket is the
-    // server's answer (CONNECT_ERROR).
-    const onError = (err) => { off(); reject(err); };
+    // A connect_error is either the server's answer (CONNECT_ERROR: fail)
+    // or a failed attempt of the manager's reconnection (a TransportError,
+    // e.g. an attempt that was refused while the proxy was cut and reports
+    // only now): the client tries again by itself, so wait on.
+    const onError = (err) => {
+      if (err && err.type === 'TransportError') return;
+      off();
+      reject(err);
+    };
     function off() {
       clearTimeout(t);
       socket.off('connect', onConnect);
