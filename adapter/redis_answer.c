@@ -271,7 +271,7 @@ void sg_rp__on_request(void *ud, const char *ch, size_t chlen, const char *data,
     sg_free(own_resp);
 out:
     json_decref(req);
-    sg_rp__free_bins(bins, nbins);
+    sg_bufs_free(bins, nbins);
 }
 
 

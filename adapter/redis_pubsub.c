@@ -100,7 +100,7 @@ static void on_bcast(void *ud, const char *ch, size_t chlen, const char *data, s
     sg_bopts_clear(&ro);
 out:
     json_decref(v);
-    sg_rp__free_bins(bins, nbins);
+    sg_bufs_free(bins, nbins);
 }
 
 static int rp_add_sockets(sg_adapter_t *a, const sg_bcast_opts_t *opts, const sg_name_t *rooms,
@@ -143,7 +143,7 @@ static void on_response(void *ud, const char *ch, size_t chlen, const char *data
     if (sg_rp__decode(data, len, &msg, &bins, &nbins) != 0 || !json_is_object(msg)) {
         sg_rp__log(rp, 1, "dropped an undecodable response (%zu bytes)", len);
         json_decref(msg);
-        sg_rp__free_bins(bins, nbins);
+        sg_bufs_free(bins, nbins);
         return;
     }
     sg_rp__on_response(rp, msg, bins, nbins); /* takes both */

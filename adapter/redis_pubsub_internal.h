@@ -58,7 +58,6 @@ int sg_rp__publish_msgpack(sg_rp_t *rp, const char *channel, size_t chlen, const
 /** The first-byte rule of the Node adapter: '{' is JSON, anything else
  *  msgpack. 0, or an error (nothing to free then but *bins). */
 int sg_rp__decode(const char *data, size_t len, json_t **out, sg_buf_t ***bins, size_t *nbins);
-void sg_rp__free_bins(sg_buf_t **bins, size_t n);
 /** 1 when the JSON string v is exactly the len bytes at s. */
 int sg_rp__is_name(const json_t *v, const char *s, size_t len);
 

@@ -68,13 +68,6 @@ int sg_rp__decode(const char *data, size_t len, json_t **out, sg_buf_t ***bins,
     return sg_jmp_unpack_bytes(data, len, SG_RP_MAX_DEPTH, out, bins, nbins);
 }
 
-void sg_rp__free_bins(sg_buf_t **bins, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        sg_buf_unref(bins[i]);
-    sg_free(bins);
-}
-
 /* 1 when the JSON string v is exactly the len bytes at s. */
 int sg_rp__is_name(const json_t *v, const char *s, size_t len)
 {

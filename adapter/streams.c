@@ -46,6 +46,21 @@ void sg_streams__log(const sg_streams_t *s, int level, const char *fmt, ...)
     s->o.redis.log(s->o.redis.log_ud, level, buf);
 }
 
+const redisReply *sg_streams__field(const redisReply *fields, const char *name)
+{
+    const redisReply *v = NULL;
+    size_t len = strlen(name);
+    if (!fields || fields->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) { /* the last one wins, as in an object */
+        const redisReply *k = fields->element[i], *val = fields->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && k->len == len && !memcmp(k->str, name, len) &&
+            val->type == REDIS_REPLY_STRING)
+            v = val;
+    }
+    return v;
+}
+
 /* ---- entries and the outbox ---- */
 
 static sg_sout_t *sout_new(sg_streams_t *s, const char *stream, const sg_streams_entry_t *e,
@@ -260,31 +275,19 @@ typedef struct verify {
     char *stream;
 } verify_t;
 
-static int same_field(const redisReply *const *fv, size_t n, const char *name, const char *v,
-                      size_t vlen)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i + 1 < n; i += 2)
-        if (fv[i]->type == REDIS_REPLY_STRING && fv[i]->len == len &&
-            !memcmp(fv[i]->str, name, len))
-            return fv[i + 1]->type == REDIS_REPLY_STRING && fv[i + 1]->len == vlen &&
-                   !memcmp(fv[i + 1]->str, v, vlen);
-    return v == NULL;
-}
-
 /* Fields 6.. of an XADD are uid, nsp, type[, data], as pairs. */
 static int same_entry(const sg_sout_t *o, const redisReply *fields)
 {
     if (fields->type != REDIS_REPLY_ARRAY)
         return 0;
-    const redisReply *const *fv = (const redisReply *const *)fields->element;
     for (int i = 6; i + 1 < o->argc; i += 2) {
         char name[8];
         snprintf(name, sizeof name, "%.*s", (int)o->lens[i], o->argv[i]);
-        if (!same_field(fv, fields->elements, name, o->argv[i + 1], o->lens[i + 1]))
+        const redisReply *v = sg_streams__field(fields, name);
+        if (!v || v->len != o->lens[i + 1] || memcmp(v->str, o->argv[i + 1], v->len))
             return 0;
     }
-    return o->argc == 14 || same_field(fv, fields->elements, "data", NULL, 0);
+    return o->argc == 14 || !sg_streams__field(fields, "data");
 }
 
 static sg_sout_t *next_requeued(sg_sout_t *o, const char *stream, size_t slen)
@@ -383,15 +386,6 @@ static void on_ready(void *ud)
 
 /* ---- readers ---- */
 
-static const redisReply *field(const redisReply *const *fv, size_t n, const char *name)
-{
-    const redisReply *v = NULL;
-    size_t len = strlen(name);
-    for (size_t i = 0; i + 1 < n; i += 2) /* the last one wins, as in an object */
-        if (fv[i]->len == len && !memcmp(fv[i]->str, name, len))
-            v = fv[i + 1];
-    return v;
-}
 
 /* Malformed entries: a line for the first, then one per SKIP_LOG_EVERY_MS
  * with the count, so a peer writing garbage cannot fill the log. */
@@ -409,19 +403,18 @@ static void skipped(sg_streams_t *s, const char *stream, const char *id)
     s->skip_unlogged = 0;
 }
 
-static void on_entry(void *ud, const char *stream, const char *id, size_t idlen,
-                     const redisReply *const *fv, size_t nfv)
+static void on_entry(void *ud, const char *stream, const char *id, const redisReply *fv)
 {
     sg_streams_t *s = ud;
-    const redisReply *nsp = field(fv, nfv, "nsp");
+    const redisReply *nsp = sg_streams__field(fv, "nsp");
     if (!nsp || !nsp->len)
         return; /* Node skips these too */
     sg_sns_t *ns = sg_map_get(s->nsps, nsp->str, nsp->len);
     /* Not hosted here, or the mirror copy of an entry we read elsewhere. */
     if (!ns || strcmp(ns->stream, stream) != 0)
         return;
-    const redisReply *uid = field(fv, nfv, "uid"), *type = field(fv, nfv, "type"),
-                     *data = field(fv, nfv, "data");
+    const redisReply *uid = sg_streams__field(fv, "uid"), *type = sg_streams__field(fv, "type"),
+                     *data = sg_streams__field(fv, "data");
     json_t *msg = NULL;
     sg_buf_t **bins = NULL;
     size_t nbins = 0;
@@ -434,11 +427,8 @@ static void on_entry(void *ud, const char *stream, const char *id, size_t idlen,
         s->read++;
         sg_cluster_on_message(ns->c, msg, bins, nbins, id);
     }
-    (void)idlen;
     json_decref(msg);
-    for (size_t i = 0; i < nbins; i++)
-        sg_buf_unref(bins[i]);
-    sg_free(bins);
+    sg_bufs_free(bins, nbins);
 }
 
 int sg_streams__want_reader(sg_streams_t *s, const char *stream)

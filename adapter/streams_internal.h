@@ -53,6 +53,10 @@ __attribute__((format(printf, 3, 4))) void sg_streams__log(const sg_streams_t *s
  *  the Redis output limit refused it (dropped and counted there). */
 int sg_streams__xadd(sg_streams_t *s, const char *stream, const sg_streams_entry_t *e,
                      sg_cluster_published_cb cb, void *cb_ud);
+/** The value of field `name` of a stream entry (the flat [f1, v1, ...]
+ *  array of an XREAD/XRANGE reply), or NULL; the last one wins, as when
+ *  Node reads the fields into an object; only string fields count. */
+const redisReply *sg_streams__field(const redisReply *fields, const char *name);
 /** 1 when an entry written now goes straight to Redis (nothing waiting in
  *  the outbox, connection up). */
 int sg_streams__can_publish(const sg_streams_t *s);

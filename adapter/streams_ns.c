@@ -144,9 +144,7 @@ static void on_channel(void *ud, const char *ch, size_t chlen, const char *data,
     else
         sg_cluster_on_message(ns->c, msg, bins, nbins, NULL);
     json_decref(msg);
-    for (size_t i = 0; i < nbins; i++)
-        sg_buf_unref(bins[i]);
-    sg_free(bins);
+    sg_bufs_free(bins, nbins);
 }
 
 static void ns_free(sg_sns_t *ns)

@@ -76,8 +76,7 @@ static void one_entry(sg_sreader_t *r, const redisReply *e)
                  r->stream, r->offset);
             return;
         }
-    r->on_entry(r->ud, r->stream, r->offset, id->len, (const redisReply *const *)fv->element,
-                fv->elements);
+    r->on_entry(r->ud, r->stream, r->offset, fv);
 }
 
 static void on_xread(void *ud, const redisReply *rep)

@@ -25,8 +25,8 @@ typedef struct sg_sreader sg_sreader_t;
 
 /** One entry: its id and the flat field/value array of the reply (strings
  *  only, even count, checked). Borrowed for the call. */
-typedef void (*sg_sreader_entry_cb)(void *ud, const char *stream, const char *id, size_t idlen,
-                                    const redisReply *const *fv, size_t nfv);
+typedef void (*sg_sreader_entry_cb)(void *ud, const char *stream, const char *id,
+                                    const redisReply *fields);
 
 typedef struct sg_sreader_opts {
     const sg_redis_opts_t *redis; /* url, back-off, timeouts, log; copied */

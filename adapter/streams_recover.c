@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <msgpack.h>
-
 #include "base64.h"
 #include "bopts.h"
 #include "json.h"
@@ -87,14 +85,12 @@ void sg_streams__persist(sg_adapter_t *a, const char *sid, const char *pid, cons
     sg_streams_t *s = ns->s;
     json_t *sess = json_pack("{s:s,s:s,s:O,s:o}", "sid", sid, "pid", pid, "rooms", rooms, "data",
                              data ? json_deep_copy(data) : json_object());
-    msgpack_sbuffer mb;
-    msgpack_sbuffer_init(&mb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
-    sg_jmp_pack(&pk, sess, NULL, 0);
-    sg_sbuf_t b64;
+    sg_sbuf_t mp, b64;
+    sg_sbuf_init(&mp);
     sg_sbuf_init(&b64);
-    sg_b64_encode(&b64, mb.data, mb.size);
+    sg_streams_pack(&mp, sess, NULL, 0);
+    sg_b64_encode(&b64, sg_sbuf_data(&mp), mp.len);
+    sg_sbuf_reset(&mp);
     char *key = session_key(s, pid), px[24];
     snprintf(px, sizeof px, "%u", sg_adapter_env(a)->recovery_ms);
     const char *argv[5] = {"SET", key, (const char *)sg_sbuf_data(&b64), "PX", px};
@@ -104,7 +100,6 @@ void sg_streams__persist(sg_adapter_t *a, const char *sid, const char *pid, cons
                         pid);
     sg_free(key);
     sg_sbuf_reset(&b64);
-    msgpack_sbuffer_destroy(&mb);
     json_decref(sess);
 }
 
@@ -165,9 +160,7 @@ static json_t *decode_session(const char *v, size_t len)
         json_decref(out);
         out = conv;
     }
-    for (size_t i = 0; i < nbins; i++)
-        sg_buf_unref(bins[i]);
-    sg_free(bins);
+    sg_bufs_free(bins, nbins);
     sg_buf_unref(raw);
     if (out && (!json_is_object(out) || !json_is_array(json_object_get(out, "rooms")))) {
         json_decref(out);
@@ -178,24 +171,12 @@ static json_t *decode_session(const char *v, size_t len)
 
 static void page(restore_t *r);
 
-static const redisReply *field(const redisReply *fv, const char *name)
-{
-    const redisReply *v = NULL;
-    size_t len = strlen(name);
-    for (size_t i = 0; i + 1 < fv->elements; i += 2)
-        if (fv->element[i]->type == REDIS_REPLY_STRING && fv->element[i]->len == len &&
-            !memcmp(fv->element[i]->str, name, len) &&
-            fv->element[i + 1]->type == REDIS_REPLY_STRING)
-            v = fv->element[i + 1];
-    return v;
-}
-
 /* One entry of the page: a broadcast of our namespace that the session
  * would have received (Node's shouldIncludePacket) is kept, with its id. */
 static void consider(restore_t *r, const redisReply *id, const redisReply *fv)
 {
-    const redisReply *nsp = field(fv, "nsp"), *type = field(fv, "type"), *data = field(fv, "data"),
-                     *uid = field(fv, "uid");
+    const redisReply *nsp = sg_streams__field(fv, "nsp"), *type = sg_streams__field(fv, "type"),
+                     *data = sg_streams__field(fv, "data"), *uid = sg_streams__field(fv, "uid");
     if (!nsp || nsp->len != r->nsp_len || memcmp(nsp->str, r->nsp, r->nsp_len) || !type ||
         type->len != 1 || type->str[0] != '3' || !data || !uid)
         return;
@@ -230,9 +211,7 @@ static void consider(restore_t *r, const redisReply *id, const redisReply *fv)
         sg_bopts_clear(&bo);
     }
     json_decref(msg);
-    for (size_t i = 0; i < nbins; i++)
-        sg_buf_unref(bins[i]);
-    sg_free(bins);
+    sg_bufs_free(bins, nbins);
 }
 
 static void on_page(void *ud, const redisReply *rep)

@@ -62,6 +62,13 @@ void sg_buf_unref(sg_buf_t *b)
     }
 }
 
+void sg_bufs_free(sg_buf_t **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sg_buf_unref(v[i]);
+    sg_free(v);
+}
+
 void sg_sbuf_init(sg_sbuf_t *sb)
 {
     sb->base = NULL;

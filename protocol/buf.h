@@ -30,6 +30,9 @@ sg_buf_t *sg_buf_new_copy(const void *data, size_t len);
 sg_buf_t *sg_buf_ref(sg_buf_t *b);
 /** Drop a reference; frees at zero. NULL is a no-op. */
 void sg_buf_unref(sg_buf_t *b);
+/** Drop one reference on each of v[0..n) and free the array (the binaries
+ *  a decoder hands out). NULL is a no-op. */
+void sg_bufs_free(sg_buf_t **v, size_t n);
 
 /** Growable byte string used by encoders. Zero-initialise or use sg_sbuf_init. */
 typedef struct sg_sbuf {

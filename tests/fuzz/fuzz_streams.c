@@ -11,13 +11,6 @@
 #include "streams_wire.h"
 #include "util.h"
 
-static void free_bins(sg_buf_t **bins, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        sg_buf_unref(bins[i]);
-    sg_free(bins);
-}
-
 /* Placeholders in v (binaries outside data are not part of an entry). */
 static size_t placeholders(const json_t *v)
 {
@@ -51,7 +44,7 @@ static void round_trip(const json_t *m, sg_buf_t *const *bins, size_t nbins)
         if (!e.data || !memmem(e.data, e.data_len, "\\u0000", 6))
             __builtin_trap();
         sg_streams_entry_clear(&e);
-        free_bins(bins2, nbins2);
+        sg_bufs_free(bins2, nbins2);
         return;
     }
     /* Binary survives in the types that may carry it; in the others it
@@ -64,7 +57,7 @@ static void round_trip(const json_t *m, sg_buf_t *const *bins, size_t nbins)
         json_integer_value(json_object_get(back, "type")) != t)
         __builtin_trap();
     json_decref(back);
-    free_bins(bins2, nbins2);
+    sg_bufs_free(bins2, nbins2);
     sg_streams_entry_clear(&e);
 }
 
@@ -105,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_integer_value(json_object_get(m, "type")) <= 13 && (!d || json_is_object(d)))
         round_trip(m, bins, nbins);
     json_decref(m);
-    free_bins(bins, nbins);
+    sg_bufs_free(bins, nbins);
     (void)sg_streams_hash(p, n);
     return 0;
 }
