@@ -1,6 +1,6 @@
-/* redis_conn.c - two hiredis async connections on our libuv loop, with
- * reconnection, an attempt deadline, subscription restore and a bound on the
- * commands waiting for Redis. */
+/* redis_conn.c - two links (redis_link.h) on our libuv loop, with
+ * reconnection, subscription restore and a bound on the commands waiting for
+ * Redis. */
 #include "redis_conn.h"
 
 #include <assert.h>
@@ -10,10 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/async.h>
-
 #include "map.h"
-#include "redis_uv.h"
+#include "redis_link.h"
 #include "util.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
@@ -25,19 +23,15 @@ typedef struct conn {
     sg_redis_t *r;
     const char *name; /* "command" / "subscriber" */
     int is_sub;
-    redisAsyncContext *ac;
+    sg_rlink_t *link; /* NULL while waiting to retry */
     conn_state_t state;
     unsigned attempt; /* failed attempts since the last ready state */
     int ever_ready;   /* ready at least once: the next ready is a reconnect */
-    char refused[160]; /* the first handshake error (AUTH, SELECT) of this attempt */
-    /* One timer, two uses that never overlap: while an attempt is in flight
-     * it is the attempt's deadline (on_deadline), while idle the reconnect
-     * delay (on_retry); stopped while ready. */
-    uv_timer_t timer;
+    uv_timer_t timer; /* the reconnect delay */
 } conn_t;
 
 typedef struct sub {
-    char *key; /* 'c' or 'p', then the name */
+    char *key; /* 'c' (channel), 'p' (pattern) or 's' (shard channel), then the name */
     size_t klen;
     sg_redis_msg_cb cb;
     void *ud;
@@ -252,21 +246,20 @@ static void on_retry(uv_timer_t *t)
     conn_start(t->data);
 }
 
-/* The hiredis context is gone (hiredis frees it after these callbacks). */
-static void conn_lost(conn_t *c, const char *why)
+/* The link is gone (its waiting commands got their NULL reply first). */
+static void on_link_lost(void *ud, int reason, const char *why)
 {
+    conn_t *c = ud;
     sg_redis_t *r = c->r;
     int was_ready = c->state == CONN_READY;
-    int refused = c->refused[0] != '\0';
     char why_buf[160];
-    if (refused)
-        why = strcpy(why_buf, c->refused); /* rather than the "closed" that follows */
-    c->refused[0] = '\0';
-    c->ac = NULL;
+    snprintf(why_buf, sizeof why_buf, "%s", why); /* why dies with the link */
+    sg_rlink_free(c->link);
+    c->link = NULL;
     c->state = CONN_IDLE;
-    /* hiredis has run every pending callback (NULL reply) before it reports
-     * the loss, and an attempt carries only our handshake commands. */
     assert(c->is_sub || r->out.cmds == 0);
+    if (reason == SG_RLINK_TIMEOUT)
+        r->timeouts++;
     if (r->closing)
         return;
     unsigned delay = r->bmin;
@@ -275,82 +268,43 @@ static void conn_lost(conn_t *c, const char *why)
     if (delay > r->bmax)
         delay = r->bmax;
     c->attempt++;
+    int refused = reason == SG_RLINK_REFUSED;
     if (was_ready)
         rlog(r, 1, "redis %s: %s connection lost (%s); reconnecting in %u ms", r->where, c->name,
-             why, delay);
+             why_buf, delay);
     else /* once at warn (error when Redis refused us), then at debug while it lasts */
         rlog(r, c->attempt == 1 ? (refused ? 0 : 1) : 3,
              "redis %s: %s connection %s (%s); retrying in %u ms", r->where, c->name,
-             refused ? "refused" : "failed", why, delay);
+             refused ? "refused" : "failed", why_buf, delay);
     update_state(r);
     uv_timer_start(&c->timer, on_retry, delay, 0);
 }
 
-/* A context we abandoned (on_deadline) still reports its end while hiredis
- * frees it: c->ac no longer points at it, and that end was already handled. */
-static void on_connect(const redisAsyncContext *ac, int status)
+static const char *sub_verb(char kind, int unsub)
 {
-    conn_t *c = ac->data;
-    if (status != REDIS_OK && c && c->ac == ac)
-        conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
+    switch (kind) {
+    case 'p':
+        return unsub ? "PUNSUBSCRIBE" : "PSUBSCRIBE";
+    case 's':
+        return unsub ? "SUNSUBSCRIBE" : "SSUBSCRIBE";
+    default:
+        return unsub ? "UNSUBSCRIBE" : "SUBSCRIBE";
+    }
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    conn_t *c = ac->data;
-    if (c && c->ac == ac)
-        conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
-}
-
-/* The attempt is not ready in time: a connect that never completes (packets
- * dropped), or a peer that accepted and never answers. Detach the context
- * before freeing it, then retry like any other failure. */
-static void on_deadline(uv_timer_t *t)
-{
-    conn_t *c = t->data;
-    redisAsyncContext *ac = c->ac;
-    if (c->state != CONN_CONNECTING || !ac)
-        return;
-    sg_redis_t *r = c->r;
-    c->ac = NULL;
-    ac->data = NULL;
-    r->timeouts++;
-    /* Timer callbacks never run inside hiredis, so this frees now: pending
-     * handshake callbacks get NULL and return, the poll handle is closed. */
-    redisAsyncFree(ac);
-    char why[64];
-    snprintf(why, sizeof why, "not ready within %u ms", r->connect_timeout);
-    conn_lost(c, why);
-}
-
-static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
-
+/* One channel per command: in a Redis Cluster a multi-channel SSUBSCRIBE
+ * fails with CROSSSLOT. */
 static void issue_sub(sg_redis_t *r, const sub_t *s, int unsub)
 {
-    const char *verb = s->key[0] == 'p' ? (unsub ? "PUNSUBSCRIBE" : "PSUBSCRIBE")
-                                        : (unsub ? "UNSUBSCRIBE" : "SUBSCRIBE");
+    const char *verb = sub_verb(s->key[0], unsub);
     const char *argv[2] = {verb, s->key + 1};
     size_t lens[2] = {strlen(verb), s->klen - 1};
-    redisAsyncCommandArgv(r->sub.ac, on_sub_reply, r, 2, argv, lens);
+    sg_rlink_send(r->sub.link, 2, argv, lens);
 }
 
-/* The handshake (AUTH, SELECT) ends with a PING whose answer marks the
- * connection ready; on the subscriber, the subscriptions follow it. Any
- * error in the handshake fails the attempt: a failed SELECT must not leave
- * the node working on database 0. */
-static void on_ping(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_link_ready(void *ud)
 {
-    conn_t *c = privdata;
-    redisReply *rep = reply;
-    if (!rep || c->ac != ac)
-        return;
-    if (rep->type == REDIS_REPLY_ERROR || c->refused[0]) {
-        if (!c->refused[0])
-            snprintf(c->refused, sizeof c->refused, "%s", rep->str);
-        redisAsyncDisconnect(ac); /* conn_lost logs c->refused */
-        return;
-    }
-    uv_timer_stop(&c->timer); /* the attempt's deadline */
+    conn_t *c = ud;
     c->state = CONN_READY;
     c->attempt = 0;
     if (c->ever_ready)
@@ -365,53 +319,75 @@ static void on_ping(redisAsyncContext *ac, void *reply, void *privdata)
     update_state(c->r);
 }
 
-static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
+/* Pub/Sub messages, subscription confirmations and errors no command waits
+ * for. */
+static void on_sub_push(void *ud, const redisReply *rep)
 {
-    conn_t *c = privdata;
-    redisReply *rep = reply;
-    if (rep && rep->type == REDIS_REPLY_ERROR && c->ac == ac && !c->refused[0])
-        snprintf(c->refused, sizeof c->refused, "%s", rep->str);
+    conn_t *c = ud;
+    sg_redis_t *r = c->r;
+    if (r->closing)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rlog(r, 1, "redis %s: subscriber: %s", r->where, rep->str);
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+        return;
+    redisReply **e = rep->element;
+    if (e[0]->type != REDIS_REPLY_STRING)
+        return;
+    char kbuf[512];
+    const redisReply *name, *chan, *payload;
+    if (!strcmp(e[0]->str, "message") || !strcmp(e[0]->str, "smessage")) {
+        name = chan = e[1];
+        payload = e[2];
+        kbuf[0] = e[0]->str[0] == 's' ? 's' : 'c';
+    } else if (!strcmp(e[0]->str, "pmessage") && rep->elements >= 4) {
+        name = e[1];
+        chan = e[2];
+        payload = e[3];
+        kbuf[0] = 'p';
+    } else {
+        return; /* subscribe confirmations */
+    }
+    if (name->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING ||
+        payload->type != REDIS_REPLY_STRING || name->len + 1 > sizeof kbuf)
+        return;
+    memcpy(kbuf + 1, name->str, name->len);
+    sub_t *s = sg_map_get(r->subs, kbuf, name->len + 1);
+    if (s)
+        s->cb(s->ud, chan->str, chan->len, payload->str, payload->len);
+}
+
+/* Nothing arrives unasked on the command connection; a stray reply is only
+ * logged. */
+static void on_cmd_push(void *ud, const redisReply *rep)
+{
+    conn_t *c = ud;
+    if (rep->type == REDIS_REPLY_ERROR)
+        rlog(c->r, 1, "redis %s: %s", c->r->where, rep->str);
 }
 
 static void conn_start(conn_t *c)
 {
     sg_redis_t *r = c->r;
-    if (r->closing || c->ac)
+    if (r->closing || c->link)
         return;
-    redisAsyncContext *ac = r->unix_path ? redisAsyncConnectUnix(r->unix_path)
-                                         : redisAsyncConnect(r->host, r->port);
-    if (!ac || ac->err) {
-        char why[128];
-        snprintf(why, sizeof why, "%s", ac ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        c->state = CONN_CONNECTING;
-        conn_lost(c, why);
-        return;
-    }
+    sg_rlink_opts_t o = {
+        .host = r->host,
+        .port = r->port,
+        .unix_path = r->unix_path,
+        .user = r->user,
+        .pass = r->pass,
+        .db = c->is_sub ? 0 : r->db, /* Pub/Sub ignores databases */
+        .timeout_ms = r->connect_timeout,
+        .on_ready = on_link_ready,
+        .on_push = c->is_sub ? on_sub_push : on_cmd_push,
+        .on_lost = on_link_lost,
+        .ud = c,
+    };
     c->state = CONN_CONNECTING;
-    if (sg_redis__uv_attach(ac, r->loop) != 0) {
-        redisAsyncFree(ac); /* no hooks, no callbacks yet: just closes the socket */
-        conn_lost(c, "cannot watch the socket");
-        return;
-    }
-    ac->data = c;
-    c->ac = ac;
-    c->refused[0] = '\0';
-    uv_timer_start(&c->timer, on_deadline, r->connect_timeout, 0);
-    /* hiredis arms the write watch here: it learns the connect's outcome
-     * from the first write event (or, see redis_uv.c, the poll error). */
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (r->pass) {
-        if (r->user)
-            redisAsyncCommand(ac, on_handshake, c, "AUTH %s %s", r->user, r->pass);
-        else
-            redisAsyncCommand(ac, on_handshake, c, "AUTH %s", r->pass);
-    }
-    if (r->db && !c->is_sub)
-        redisAsyncCommand(ac, on_handshake, c, "SELECT %d", r->db);
-    redisAsyncCommand(ac, on_ping, c, "PING");
+    c->link = sg_rlink_new(r->loop, &o);
 }
 
 /* ---- public ---- */
@@ -474,15 +450,14 @@ void sg_redis_free(sg_redis_t *r)
     if (!r)
         return;
     r->closing = 1;
-    /* What was sent last (a session saved at shutdown) is still in hiredis'
-     * buffer: give it to the kernel once, so Redis runs it after we go. */
-    if (r->cmd.ac && r->cmd.state == CONN_READY)
-        redisAsyncHandleWrite(r->cmd.ac);
+    /* What was sent last (a session saved at shutdown) may still be queued:
+     * give it to the kernel once, so Redis runs it after we go. */
+    if (r->cmd.link && r->cmd.state == CONN_READY)
+        sg_rlink_flush(r->cmd.link);
     conn_t *cs[2] = {&r->cmd, &r->sub};
     for (int i = 0; i < 2; i++) {
-        if (cs[i]->ac)
-            redisAsyncFree(cs[i]->ac); /* runs pending callbacks with NULL */
-        cs[i]->ac = NULL;
+        sg_rlink_free(cs[i]->link); /* runs pending callbacks with NULL */
+        cs[i]->link = NULL;
         uv_timer_stop(&cs[i]->timer);
         uv_close((uv_handle_t *)&cs[i]->timer, on_timer_closed);
     }
@@ -518,46 +493,21 @@ int sg_redis_can_send(const sg_redis_t *r)
     return !r->closing && r->cmd.state == CONN_READY;
 }
 
-static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    sg_redis_t *r = privdata;
-    redisReply *rep = reply;
-    if (!rep || r->closing || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
-        return;
-    redisReply **e = rep->element;
-    if (e[0]->type != REDIS_REPLY_STRING)
-        return;
-    char kbuf[512];
-    const redisReply *name, *chan, *payload;
-    if (!strcmp(e[0]->str, "message")) {
-        name = chan = e[1];
-        payload = e[2];
-        kbuf[0] = 'c';
-    } else if (!strcmp(e[0]->str, "pmessage") && rep->elements >= 4) {
-        name = e[1];
-        chan = e[2];
-        payload = e[3];
-        kbuf[0] = 'p';
-    } else {
-        return; /* subscribe confirmations */
-    }
-    if (name->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING ||
-        payload->type != REDIS_REPLY_STRING || name->len + 1 > sizeof kbuf)
-        return;
-    memcpy(kbuf + 1, name->str, name->len);
-    sub_t *s = sg_map_get(r->subs, kbuf, name->len + 1);
-    if (s)
-        s->cb(s->ud, chan->str, chan->len, payload->str, payload->len);
-}
-
-void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_msg_cb cb,
-                        void *ud)
+static char *sub_key(const char *name, int kind, size_t *klen)
 {
     size_t n = strlen(name);
     char *key = sg_malloc(n + 2);
-    key[0] = pattern ? 'p' : 'c';
+    key[0] = kind == SG_REDIS_PATTERN ? 'p' : kind == SG_REDIS_SHARD ? 's' : 'c';
     memcpy(key + 1, name, n + 1);
-    sub_t *s = sg_map_get(r->subs, key, n + 1);
+    *klen = n + 1;
+    return key;
+}
+
+void sg_redis_subscribe(sg_redis_t *r, const char *name, int kind, sg_redis_msg_cb cb, void *ud)
+{
+    size_t klen;
+    char *key = sub_key(name, kind, &klen);
+    sub_t *s = sg_map_get(r->subs, key, klen);
     if (s) {
         sg_free(key);
         s->cb = cb;
@@ -566,7 +516,7 @@ void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_m
     }
     s = sg_calloc(1, sizeof(*s));
     s->key = key;
-    s->klen = n + 1;
+    s->klen = klen;
     s->cb = cb;
     s->ud = ud;
     sg_map_put(r->subs, s->key, s->klen, s);
@@ -574,15 +524,13 @@ void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_m
         issue_sub(r, s, 0); /* never READY when command_only */
 }
 
-void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern)
+void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int kind)
 {
     if (!r->subs)
         return;
-    size_t n = strlen(name);
-    char *key = sg_malloc(n + 2);
-    key[0] = pattern ? 'p' : 'c';
-    memcpy(key + 1, name, n + 1);
-    sub_t *s = sg_map_del(r->subs, key, n + 1);
+    size_t klen;
+    char *key = sub_key(name, kind, &klen);
+    sub_t *s = sg_map_del(r->subs, key, klen);
     sg_free(key);
     if (!s)
         return;
@@ -591,7 +539,6 @@ void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern)
     sg_free(s->key);
     sg_free(s);
 }
-
 /* ---- commands and the output limit ---- */
 
 static size_t ndigits(size_t v)
@@ -604,7 +551,7 @@ static size_t ndigits(size_t v)
     return n;
 }
 
-/* What hiredis appends to its output buffer for argv (RESP: "*argc\r\n",
+/* What the link queues for argv (RESP: "*argc\r\n",
  * then "$len\r\n" arg "\r\n" each): the bytes this command holds until
  * Redis answers it. */
 static size_t resp_len(int argc, const size_t *lens)
@@ -651,8 +598,8 @@ static void out_settle(sg_redis_t *r)
 }
 
 /* Runs exactly once per sent command: with the reply, or with NULL when
- * hiredis frees the context (connection lost, sg_redis_free). */
-static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
+ * the link is lost or freed (sg_redis_free). */
+static void on_cmd_reply(void *privdata, const redisReply *reply)
 {
     cmd_rec_t *rec = privdata;
     sg_redis_t *r = rec->r;
@@ -674,7 +621,7 @@ int sg_redis_command(sg_redis_t *r, sg_redis_reply_cb cb, void *ud, int argc, co
         return SG_EAGAIN;
     cmd_rec_t *rec = sg_malloc(sizeof(*rec));
     *rec = (cmd_rec_t){r, cb, ud, bytes};
-    if (redisAsyncCommandArgv(r->cmd.ac, on_cmd_reply, rec, argc, argv, lens) != REDIS_OK) {
+    if (sg_rlink_command(r->cmd.link, on_cmd_reply, rec, argc, argv, lens) != 0) {
         sg_free(rec);
         return SG_ESTATE;
     }

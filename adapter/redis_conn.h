@@ -1,24 +1,20 @@
 /* redis_conn.h - the Redis connection layer shared by every Redis backend.
  *
- * One sg_redis_t per process holds two connections on the server's libuv
+ * One sg_redis_t holds two connections (redis_link.h) on the server's libuv
  * loop: a command connection (PUBLISH, PUBSUB NUMSUB, ...) and a subscriber
  * connection. Both reconnect on their own with capped exponential back-off;
  * after every reconnect the subscriber re-issues each registered
- * subscription. Subscriptions are keyed by (name, pattern): registering the
+ * subscription. Subscriptions are keyed by (kind, name): registering the
  * same one twice keeps a single SUBSCRIBE on the wire, which the
- * NUMSUB-based server count of the Node adapter depends on.
- *
- * Pushes reach backends only through sg_redis_msg_cb (channel, payload): the
- * backends never see hiredis' async API, so a subscriber that parses its
- * socket with a bare redisReader (needed for SSUBSCRIBE / smessage, which
- * hiredis 0.14's async API drops) can replace the current one without
- * touching them.
+ * NUMSUB-based server count of the Node adapter depends on. Channel, pattern
+ * and shard-channel (SSUBSCRIBE, Redis 7) subscriptions share one subscriber
+ * and one code path; each is issued as its own command.
  *
  * Each connection attempt (TCP connect, AUTH/SELECT, then the PING whose
  * answer marks it ready) has connect_timeout_ms to get there; one that does
  * not (packets dropped, a peer that accepts and never answers) is abandoned
  * and retried with the same back-off, for as long as it takes. A refused
- * connect fails the attempt at once (see redis_uv.h).
+ * connect fails the attempt at once.
  *
  * Output limit: the bytes of commands sent on the command connection and not
  * yet answered (the command as written on the wire, counted when it is
@@ -97,13 +93,19 @@ int sg_redis_can_send(const sg_redis_t *r);
 typedef void (*sg_redis_msg_cb)(void *ud, const char *channel, size_t chlen, const char *data,
                                 size_t len);
 
-/** Register a subscription (pattern: PSUBSCRIBE). Issued now if the
- *  subscriber is up, and again after every reconnect, until
- *  sg_redis_unsubscribe. Registering an existing (name, pattern) replaces
- *  its callback without a second SUBSCRIBE. */
-void sg_redis_subscribe(sg_redis_t *r, const char *name, int pattern, sg_redis_msg_cb cb,
-                        void *ud);
-void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int pattern);
+/** Subscription kinds. */
+enum {
+    SG_REDIS_CHANNEL = 0, /* SUBSCRIBE */
+    SG_REDIS_PATTERN = 1, /* PSUBSCRIBE */
+    SG_REDIS_SHARD = 2,   /* SSUBSCRIBE (sharded Pub/Sub) */
+};
+
+/** Register a subscription of kind SG_REDIS_*. Issued now if the subscriber
+ *  is up, and again after every reconnect, until sg_redis_unsubscribe.
+ *  Registering an existing (kind, name) replaces its callback without a
+ *  second SUBSCRIBE. */
+void sg_redis_subscribe(sg_redis_t *r, const char *name, int kind, sg_redis_msg_cb cb, void *ud);
+void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int kind);
 
 /** Fire-and-forget PUBLISH. Returns 0 once queued, SG_ESTATE when the
  *  command connection is not ready (nothing is queued while it is down),
