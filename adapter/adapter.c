@@ -141,6 +141,8 @@ void sg_adapter_add_socket(sg_adapter_t *a, sg_asock_t *s)
     s->mark = 0;
     s->except_mark = 0;
     sg_map_put(a->socks, s->id, s->id_len, s);
+    if (a->ops->room_changed)
+        a->ops->room_changed(a, s->id, s->id_len, 1, 1);
 }
 
 static const char *idx_key(const sg_amember_t *m)
@@ -172,6 +174,8 @@ static void member_free(sg_adapter_t *a, sg_amember_t *m)
         sg_map_del(s->room_idx, idx_key(m), sizeof(m->room));
     if (--r->count == 0) {
         sg_map_del(a->rooms, r->name, r->len);
+        if (a->ops->room_changed)
+            a->ops->room_changed(a, r->name, r->len, 0, sg_map_get(a->socks, r->name, r->len) != NULL);
         sg_free(r->name);
         sg_free(r);
     }
@@ -184,8 +188,11 @@ void sg_adapter_remove_socket(sg_adapter_t *a, sg_asock_t *s)
     s->room_idx = NULL;
     while (s->rooms)
         member_free(a, s->rooms);
-    if (sg_map_get(a->socks, s->id, s->id_len) == s)
+    if (sg_map_get(a->socks, s->id, s->id_len) == s) {
         sg_map_del(a->socks, s->id, s->id_len);
+        if (a->ops->room_changed)
+            a->ops->room_changed(a, s->id, s->id_len, 0, 1);
+    }
 }
 
 sg_asock_t *sg_adapter_find(const sg_adapter_t *a, const char *id, size_t len)
@@ -226,6 +233,7 @@ int sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len
     if (is_own_room(s, room, len))
         return 0;
     sg_aroom_t *r = sg_map_get(a->rooms, room, len);
+    int created = 0;
     if (membership(s, r))
         return 0;
     if (a->max_rooms && s->nrooms >= a->max_rooms)
@@ -235,6 +243,7 @@ int sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len
         r->name = sg_strndup(room, len);
         r->len = len;
         sg_map_put(a->rooms, r->name, r->len, r);
+        created = 1;
     }
     sg_amember_t *m = sg_calloc(1, sizeof(*m));
     m->room = r;
@@ -259,6 +268,8 @@ int sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len
         for (sg_amember_t *x = s->rooms; x; x = x->next_in_sock)
             sg_map_put(s->room_idx, idx_key(x), sizeof(x->room), x);
     }
+    if (created && a->ops->room_changed) /* last: the room has its member */
+        a->ops->room_changed(a, room, len, 1, sg_map_get(a->socks, room, len) != NULL);
     return 0;
 }
 

@@ -67,9 +67,15 @@ typedef struct sg_adapter_ops {
                             const json_t *rooms, const json_t *data);
     void (*restore_session)(sg_adapter_t *a, const char *pid, const char *offset,
                             sg_adapter_restore_cb cb, void *ud);
+
+    /** For backends that subscribe per room: a room got its first local
+     *  member (created = 1) or lost its last (created = 0). is_sid: the
+     *  room is the id of a local socket (a socket's own room is reported
+     *  when the socket is added and removed). NULL: not told. */
+    void (*room_changed)(sg_adapter_t *a, const char *room, size_t len, int created, int is_sid);
 } sg_adapter_ops_t;
 
-#define SG_ADAPTER_ABI 3u
+#define SG_ADAPTER_ABI 4u
 
 /** The in-memory backend (single node; the default). */
 extern const sg_adapter_ops_t sg_adapter_memory_ops;

@@ -336,25 +336,30 @@ static void on_sub_push(void *ud, const redisReply *rep)
     redisReply **e = rep->element;
     if (e[0]->type != REDIS_REPLY_STRING)
         return;
-    char kbuf[512];
     const redisReply *name, *chan, *payload;
+    char kind;
     if (!strcmp(e[0]->str, "message") || !strcmp(e[0]->str, "smessage")) {
         name = chan = e[1];
         payload = e[2];
-        kbuf[0] = e[0]->str[0] == 's' ? 's' : 'c';
+        kind = e[0]->str[0] == 's' ? 's' : 'c';
     } else if (!strcmp(e[0]->str, "pmessage") && rep->elements >= 4) {
         name = e[1];
         chan = e[2];
         payload = e[3];
-        kbuf[0] = 'p';
+        kind = 'p';
     } else {
         return; /* subscribe confirmations */
     }
     if (name->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING ||
-        payload->type != REDIS_REPLY_STRING || name->len + 1 > sizeof kbuf)
+        payload->type != REDIS_REPLY_STRING)
         return;
-    memcpy(kbuf + 1, name->str, name->len);
-    sub_t *s = sg_map_get(r->subs, kbuf, name->len + 1);
+    char kbuf[512];
+    char *key = name->len + 1 <= sizeof kbuf ? kbuf : sg_malloc(name->len + 1);
+    key[0] = kind;
+    memcpy(key + 1, name->str, name->len);
+    sub_t *s = sg_map_get(r->subs, key, name->len + 1);
+    if (key != kbuf)
+        sg_free(key);
     if (s)
         s->cb(s->ud, chan->str, chan->len, payload->str, payload->len);
 }

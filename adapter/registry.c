@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "redis_conn.h"
+#include "sharded.h"
 #include "streams.h"
 #include "util.h"
 
@@ -19,6 +20,7 @@ struct sg_backend {
     sg_adapter_env_t aenv; /* what its namespaces are opened with */
     sg_redis_t *redis;
     sg_streams_t *streams;
+    sg_sharded_cfg_t sharded;
     char *key;
 };
 
@@ -70,11 +72,12 @@ static sg_redis_opts_t redis_opts(const sg_backend_t *b, const char *url)
                              .log_ud = b->env.log_ud};
 }
 
-static int redis_start(sg_backend_t *b, char *err, size_t errlen)
+/* key_setting: the setting that names the channel prefix. */
+static int pubsub_start(sg_backend_t *b, const char *key_setting, char *err, size_t errlen)
 {
     /* Each setting() may reuse the caller's buffer: keep the copies. */
     char *url = sg_strdup(setting(b, "redisUrl"));
-    b->key = sg_strdup(*setting(b, "redisKey") ? setting(b, "redisKey") : "socket.io");
+    b->key = sg_strdup(*setting(b, key_setting) ? setting(b, key_setting) : "socket.io");
     sg_redis_opts_t o = redis_opts(b, url);
     int rc = sg_redis_new(b->env.loop, &o, &b->redis, err, errlen);
     sg_free(url);
@@ -88,6 +91,28 @@ static int redis_start(sg_backend_t *b, char *err, size_t errlen)
                                      flag(b, "publishOnSpecificResponseChannel"),
                                  .log = b->env.log,
                                  .log_ud = b->env.log_ud};
+    return 0;
+}
+
+static int redis_start(sg_backend_t *b, char *err, size_t errlen)
+{
+    return pubsub_start(b, "redisKey", err, errlen);
+}
+
+/* ---- sharded: the same connections; channelPrefix and the mode ---- */
+
+static int sharded_start(sg_backend_t *b, char *err, size_t errlen)
+{
+    int mode = sg_sharded_mode(setting(b, "subscriptionMode"));
+    if (mode < 0) {
+        snprintf(err, errlen, "subscriptionMode '%s': expected static, dynamic or dynamic-private",
+                 setting(b, "subscriptionMode"));
+        return SG_EINVAL;
+    }
+    b->sharded.mode = (sg_sharded_mode_t)mode;
+    if (pubsub_start(b, "channelPrefix", err, errlen) != 0)
+        return SG_EINVAL;
+    b->aenv.shared = &b->sharded;
     return 0;
 }
 
@@ -161,6 +186,7 @@ static const char *streams_state(const sg_backend_t *b)
 static const sg_backend_def_t backends[] = {
     {"memory", &sg_adapter_memory_ops, NULL, NULL, memory_state},
     {"redis", &sg_adapter_redis_ops, redis_start, redis_stop, redis_state},
+    {"sharded", &sg_adapter_sharded_ops, sharded_start, redis_stop, redis_state},
     {"streams", &sg_adapter_streams_ops, streams_start, streams_stop, streams_state},
 };
 

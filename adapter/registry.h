@@ -1,5 +1,5 @@
-/* registry.h - cluster backends by name ("memory", "redis", "streams"; the
- * sharded backend joins the table later). The server names a backend only
+/* registry.h - cluster backends by name ("memory", "redis", "sharded",
+ * "streams"). The server names a backend only
  * through its `adapter` setting: it opens the backend here, asks it for one
  * adapter per namespace, and never sees what is behind it.
  *

@@ -82,6 +82,8 @@ typedef struct sg_config {
     unsigned heartbeat_timeout;  /* heartbeatTimeout: 10000 ms (0.2) */
     unsigned streams_outbox_entries; /* streamsOutboxEntries: 10000 */
     size_t streams_outbox_bytes;     /* streamsOutboxBytes: 64 MB */
+    /* adapter = sharded (createShardedAdapter option names; channelPrefix above) */
+    char *subscription_mode; /* subscriptionMode: "dynamic" */
     sg_log_level_t log_level; /* logLevel: "info" */
     /* which settings were given explicitly (file, environment, flags), one
      * bit per row of the table; see sg_config_is_set */

@@ -25,7 +25,8 @@
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const apps[] = {"chat", "testkit", "conformance", "none", NULL};
 /* New cluster backends add their name here (and their ops in adapter/). */
-static const char *const adapters[] = {"memory", "redis", "streams", NULL};
+static const char *const adapters[] = {"memory", "redis", "sharded", "streams", NULL};
+static const char *const subscription_modes[] = {"static", "dynamic", "dynamic-private", NULL};
 static const char *const streams_protocols[] = {"0.3", "0.2", NULL};
 static const char *const transport_names[] = {"polling", "websocket", NULL};
 
@@ -126,11 +127,12 @@ const sg_cfg_row_t sg_config__rows[] = {
      "app = chat: how many of those events one socket may send at once before the rate applies."},
     {"adapter", "SIOGATE_ADAPTER", CT_ENUM, ST_STR, OFF(adapter), 0, 0, "memory", adapters, NULL, 0,
      "Adapter that carries broadcasts between nodes; memory = single process, redis = Redis "
-     "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter), streams = Redis Streams "
-     "(compatible with @socket.io/redis-streams-adapter)."},
+     "Pub/Sub (compatible with @socket.io/redis-adapter createAdapter), sharded = Redis 7 sharded "
+     "Pub/Sub (compatible with @socket.io/redis-adapter createShardedAdapter), streams = Redis "
+     "Streams (compatible with @socket.io/redis-streams-adapter)."},
     {"redisUrl", "SIOGATE_REDIS_URL", CT_STRING, ST_STR, OFF(redis_url), 1, 4096,
      "redis://127.0.0.1:6379", NULL, NULL, 0,
-     "Redis for adapter = redis or streams: redis://[user:password@]host[:port][/db], unix:/path or "
+     "Redis for adapter = redis, sharded or streams: redis://[user:password@]host[:port][/db], unix:/path or "
      "unix://[[user]:password@]/path[?db=N]."},
     {"redisKey", "SIOGATE_REDIS_KEY", CT_STRING, ST_STR, OFF(redis_key), 1, 255, "socket.io", NULL,
      NULL, 0, "Channel prefix shared by every node of the cluster (the Node adapter's key)."},
@@ -190,7 +192,13 @@ const sg_cfg_row_t sg_config__rows[] = {
      "5000", NULL, NULL, 0, "adapter = streams: how long one XREAD waits for new entries."},
     {"channelPrefix", "SIOGATE_CHANNEL_PREFIX", CT_STRING, ST_STR, OFF(channel_prefix), 1, 255,
      "socket.io", NULL, NULL, 0,
-     "adapter = streams (0.3): prefix of the Pub/Sub channels that carry requests."},
+     "adapter = sharded: prefix of every channel; adapter = streams (0.3): prefix of the Pub/Sub "
+     "channels that carry requests."},
+    {"subscriptionMode", "SIOGATE_SUBSCRIPTION_MODE", CT_ENUM, ST_STR, OFF(subscription_mode), 0, 0,
+     "dynamic", subscription_modes, NULL, 0,
+     "adapter = sharded: static = every message on the namespace's channel; dynamic = also a "
+     "channel per room (not socket ids), subscribed while the room has members here; "
+     "dynamic-private = the same, socket-id rooms included. Every node must use the same mode."},
     {"sessionKeyPrefix", "SIOGATE_SESSION_KEY_PREFIX", CT_STRING, ST_STR, OFF(session_key_prefix),
      1, 255, "sio:session:", NULL, NULL, 0,
      "adapter = streams: prefix of the Redis keys that hold sessions for recovery."},

@@ -1,14 +1,16 @@
 'use strict';
 // The Node.js side of the mixed-cluster tests: a socket.io 4.8 server with
 // the official @socket.io/redis-adapter 8.3 (createAdapter, node-redis v4
-// clients) or, with option `adapter`, @socket.io/redis-streams-adapter 0.3.1
-// ('streams') or 0.2.3 ('streams-0.2'), started in the test process; and an
+// clients) or, with option `adapter`, its createShardedAdapter ('sharded',
+// sharded Pub/Sub: SSUBSCRIBE / SPUBLISH, Redis >= 7) or
+// @socket.io/redis-streams-adapter 0.3.1 ('streams') or 0.2.3
+// ('streams-0.2'), started in the test process; and an
 // @socket.io/redis-emitter 5.1 runner used as a separate process:
 //   node node-peer.js emitter <redisUrl> '<json list of operations>'
 
 const http = require('node:http');
 const { Server } = require('socket.io');
-const { createAdapter } = require('@socket.io/redis-adapter');
+const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
 
 const STREAMS_PACKAGES = {
@@ -59,17 +61,41 @@ async function streamsAdapter(redisUrl, kind, opts) {
 }
 
 /**
- * Start a Node peer; resolves { io, port, url, readers, stop() }.
- * adapter: 'redis' (classic, default), 'streams' (0.3.1) or 'streams-0.2'
- * (0.2.3); streams: options of the Streams adapter's createAdapter.
+ * The sharded adapter (createShardedAdapter) on two node-redis clients, one
+ * to publish, one to SSUBSCRIBE. makeClient() returns a new, not yet
+ * connected node-redis client (a standalone one, or a cluster client from
+ * createCluster); it is called twice. Default: createClient({url}) and its
+ * duplicate. Resolves {adapter, close}.
+ */
+async function shardedAdapter(redisUrl, opts, makeClient) {
+  const pub = makeClient ? makeClient() : createClient({ url: redisUrl });
+  const sub = makeClient ? makeClient() : pub.duplicate();
+  pub.on('error', () => {});
+  sub.on('error', () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  // quit() sends QUIT after the SUNSUBSCRIBEs of io.close()
+  const close = () => Promise.allSettled([pub.quit(), sub.quit()]);
+  return { adapter: createShardedAdapter(pub, sub, opts), pub, sub, close };
+}
+
+/**
+ * Start a Node peer; resolves { io, port, url, readers, stop() } (and, for
+ * 'sharded', pub and sub: its two node-redis clients).
+ * adapter: 'redis' (classic, default), 'sharded' (createShardedAdapter),
+ * 'streams' (0.3.1) or 'streams-0.2' (0.2.3); streams: options of the
+ * Streams adapter's createAdapter; sharded: options of createShardedAdapter
+ * ({channelPrefix, subscriptionMode}); makeClient: for 'sharded', a factory
+ * of node-redis clients (see shardedAdapter).
  * readers: how many connections of the peer read a stream (XREAD).
  */
 async function startNodePeer({
   redisUrl, key = 'socket.io', requestsTimeout = 5000, namespaces = [], adapter = 'redis', streams = {},
+  sharded = {}, makeClient = null,
 }) {
   let close;
   let made;
   let readers = 0;
+  let clients = {};
   if (adapter === 'redis') {
     const pub = createClient({ url: redisUrl });
     const sub = pub.duplicate();
@@ -78,6 +104,11 @@ async function startNodePeer({
     await Promise.all([pub.connect(), sub.connect()]);
     made = createAdapter(pub, sub, { key, requestsTimeout });
     close = () => Promise.allSettled([pub.quit(), sub.quit()]);
+  } else if (adapter === 'sharded') {
+    const s = await shardedAdapter(redisUrl, sharded, makeClient);
+    made = s.adapter;
+    clients = { pub: s.pub, sub: s.sub };
+    close = s.close;
   } else if (STREAMS_PACKAGES[adapter]) {
     const s = await streamsAdapter(redisUrl, adapter, streams);
     made = s.adapter;
@@ -103,6 +134,7 @@ async function startNodePeer({
     port,
     url: `http://127.0.0.1:${port}`,
     readers,
+    ...clients,
     async stop() {
       io.close();
       await new Promise((resolve) => httpServer.close(() => resolve()));

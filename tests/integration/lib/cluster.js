@@ -23,6 +23,12 @@
 // `readers`), and, for protocol 0.3, the subscribers of each namespace's
 // public channel `<channelPrefix>#<nsp>#` (one per node), which is also the
 // server count of 0.3.
+//
+// With adapter = sharded (siogate's sharded Pub/Sub backend, like Node's
+// createShardedAdapter) "ready" means Redis counts the sharded subscribers
+// (PUBSUB SHARDNUMSUB) of each namespace's main channel `<channelPrefix>#<nsp>#`:
+// one per node, plus one per Node sharded peer (option `peers`). That count
+// is also the sharded adapter's server count.
 
 const { createClient } = require('redis');
 const { startServer } = require('./server');
@@ -59,6 +65,47 @@ async function waitSubscribed(redisUrl, nodes, { key = 'socket.io', nsps = ['/']
     }
   } finally {
     await c.quit().catch(() => {});
+  }
+}
+
+/** The channels of sharded Pub/Sub (PUBSUB SHARDCHANNELS) matching a glob
+ *  pattern, sorted; c is a connected node-redis client. */
+async function shardChannels(c, pattern = '*') {
+  return (await c.sendCommand(['PUBSUB', 'SHARDCHANNELS', pattern])).map(String).sort();
+}
+
+/** Sharded subscriber counts (PUBSUB SHARDNUMSUB) of channels, as {channel: n}. */
+async function shardNumSub(c, channels) {
+  const r = await c.sendCommand(['PUBSUB', 'SHARDNUMSUB', ...channels]);
+  const out = {};
+  for (let i = 0; i + 1 < r.length; i += 2) out[String(r[i])] = Number(r[i + 1]);
+  return out;
+}
+
+/**
+ * Poll Redis until each channel of `want` ({channel: count}) has exactly that
+ * many sharded subscribers. `redis` is a redis:// URL or a connected
+ * node-redis client (left connected).
+ */
+async function waitShardSubscribed(redis, want, { ms = DEFAULT_WAIT_MS } = {}) {
+  const own = typeof redis === 'string';
+  const c = own ? createClient({ url: redis }) : redis;
+  if (own) {
+    c.on('error', () => {});
+    await c.connect();
+  }
+  try {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const counts = await shardNumSub(c, Object.keys(want));
+      if (Object.entries(want).every(([ch, n]) => counts[ch] === n)) return;
+      if (Date.now() > deadline) {
+        throw new Error(`sharded subscribers not as expected: SHARDNUMSUB ${JSON.stringify(counts)}, want ${JSON.stringify(want)}`);
+      }
+      await sleep(25);
+    }
+  } finally {
+    if (own) await c.quit().catch(() => {});
   }
 }
 
@@ -154,6 +201,10 @@ async function waitReady(nodes, probeUrl, o = {}) {
   await waitNodesReady(nodes, ms);
   if (o.adapter === 'streams') {
     await waitStreamsReading(probeUrl, { readers: o.readers, subscribers: o.subscribers, prefix: o.key, nsps: o.nsps, ms });
+  } else if (o.adapter === 'sharded') {
+    const prefix = o.key || 'socket.io';
+    const want = Object.fromEntries((o.nsps || ['/']).map((n) => [`${prefix}#${n}#`, o.subscribers || nodes.length]));
+    await waitShardSubscribed(probeUrl, want, { ms });
   } else {
     await waitSubscribed(probeUrl, o.subscribers || nodes.length, { key: o.key, nsps: o.nsps, ms });
   }
@@ -175,15 +226,24 @@ function streamsReadiness(settings, nodes, w = {}) {
   };
 }
 
+/** The readiness options of a sharded cluster: `nodes` siogate nodes with
+ *  `settings`, plus the Node sharded peers of w.peers (one subscriber each
+ *  on every namespace counted); w.subscribers overrides. */
+function shardedReadiness(settings, nodes, w = {}) {
+  const { peers = [], ...rest } = w;
+  return { adapter: 'sharded', key: settings.channelPrefix, subscribers: nodes + peers.length, ...rest };
+}
+
 /**
  * Start a cluster: `nodes` siogate nodes on one Redis, ready when it resolves.
  * @param {object} [o]
  * @param {number} [o.nodes=2]
- * @param {string} [o.adapter='redis'] or 'streams' (the Redis Streams backend)
+ * @param {string} [o.adapter='redis'] or 'streams' (the Redis Streams
+ *   backend) or 'sharded' (sharded Pub/Sub)
  * @param {object} [o.settings] extra settings for every node (adapter and
- *   redisUrl are set here; settings.redisKey, and for streams channelPrefix,
- *   streamCount, streamsProtocol and namespaces, are honoured by the
- *   readiness check)
+ *   redisUrl are set here; settings.redisKey, for streams channelPrefix,
+ *   streamCount, streamsProtocol and namespaces, and for sharded
+ *   channelPrefix, are honoured by the readiness check)
  * @param {object} [o.redis] a running redis handle to use (stop() leaves it
  *   running), or options for startRedis() ({args, unixSocket}) to start one
  * @param {string|function} [o.url] the redisUrl the nodes get, or a function
@@ -196,7 +256,8 @@ function streamsReadiness(settings, nodes, w = {}) {
  *   waitReady(opts) checks again (after a Redis restart, a peer joining...)
  *   with the same nodes, key and namespaces unless opts says otherwise; in
  *   streams mode opts.peers (Node Streams peers, node-peer.js) adds their
- *   readers and subscribers.
+ *   readers and subscribers, in sharded mode (Node sharded peers) their
+ *   subscribers.
  */
 async function startCluster(o = {}) {
   const given = o.redis && typeof o.redis.stop === 'function' ? o.redis : null;
@@ -216,7 +277,9 @@ async function startCluster(o = {}) {
     settings,
     waitReady: (w = {}) => waitReady(nodes, probeUrl, adapter === 'streams'
       ? streamsReadiness(settings, nodes.length, { nsps: o.nsps, ...w })
-      : { ...readiness, ...w }),
+      : adapter === 'sharded'
+        ? shardedReadiness(settings, nodes.length, { nsps: o.nsps, ...(o.subscribers ? { subscribers: o.subscribers } : {}), ...w })
+        : { ...readiness, ...w }),
     /** Stop every node, then the Redis this fixture started; throws the first
      *  error (a node that did not exit cleanly) once everything is stopped. */
     async stop() {
@@ -244,6 +307,9 @@ module.exports = {
   waitNodesReady,
   waitSubscribed,
   waitStreamsReading,
+  waitShardSubscribed,
+  shardChannels,
+  shardNumSub,
   streamsReaders,
   streamOf,
   until,
