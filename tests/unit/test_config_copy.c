@@ -120,6 +120,8 @@ static void change(sg_config_t *cfg, const char *name)
         must_set(cfg, name, "/changed/");
     else if (strcmp(name, "streamsProtocol") == 0)
         must_set(cfg, name, strcmp(cfg->streams_protocol, "0.2") == 0 ? "0.3" : "0.2");
+    else if (strcmp(name, "subscriptionMode") == 0)
+        must_set(cfg, name, strcmp(cfg->subscription_mode, "static") == 0 ? "dynamic" : "static");
     else if (strcmp(name, "redisUrl") == 0)
         must_set(cfg, name, "redis://10.0.0.1:7000");
     else {
