@@ -4,7 +4,6 @@
 #include "redis_conn.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,8 @@
 
 #include "map.h"
 #include "redis_link.h"
+#include "redis_sentinel.h"
+#include "redis_url.h"
 #include "util.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
@@ -28,6 +29,7 @@ typedef struct conn {
     unsigned attempt; /* failed attempts since the last ready state */
     int ever_ready;   /* ready at least once: the next ready is a reconnect */
     uv_timer_t timer; /* the reconnect delay */
+    int awaiting_master; /* Sentinel: waits for the master's address */
 } conn_t;
 
 typedef struct sub {
@@ -47,8 +49,11 @@ typedef struct cmd_rec {
 
 struct sg_redis {
     uv_loop_t *loop;
-    char *host, *unix_path, *user, *pass, *where;
-    int port, db;
+    sg_rurl_t url; /* with Sentinel, url.host/url.port: the master as last resolved */
+    const char *where; /* url.where */
+    sg_rsentinel_t *sentinel; /* NULL unless url.kind is SG_RURL_SENTINEL */
+    int master_known;         /* Sentinel: url.host is the master to try */
+    int resolving;            /* Sentinel: a resolve is in flight */
     unsigned bmin, bmax;
     unsigned connect_timeout; /* ms */
     sg_redis_log_cb log;
@@ -85,139 +90,6 @@ __attribute__((format(printf, 3, 4))) static void rlog(sg_redis_t *r, int level,
     r->log(r->log_ud, level, buf);
 }
 
-/* ---- URL ---- */
-
-static char *pct_decode(const char *s, size_t n)
-{
-    char *out = sg_malloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* user:password (or password alone) of [p, at), percent-decoded. */
-static void parse_userinfo(sg_redis_t *r, const char *p, const char *at)
-{
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    if (colon) {
-        if (colon > p)
-            r->user = pct_decode(p, (size_t)(colon - p));
-        r->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
-    } else {
-        r->pass = pct_decode(p, (size_t)(at - p)); /* redis://password@host */
-    }
-}
-
-/* "db=N" in a query string; 0 or SG_EINVAL. */
-static int parse_db_query(sg_redis_t *r, const char *q)
-{
-    while (q && *q) {
-        if (!strncmp(q, "db=", 3)) {
-            char *e;
-            long v = strtol(q + 3, &e, 10);
-            if (e == q + 3 || v < 0 || v > 100000 || (*e && *e != '&'))
-                return SG_EINVAL;
-            r->db = (int)v;
-        }
-        q = strchr(q, '&');
-        if (q)
-            q++;
-    }
-    return 0;
-}
-
-/* unix:/path, unix:///path, or unix://[[user]:password@]/path[?db=N] (the
- * redis-py form): a socket path alone cannot carry AUTH and SELECT. */
-static int parse_unix_url(sg_redis_t *r, const char *url, char *err, size_t errlen)
-{
-    const char *p = url + 5;
-    if (p[0] == '/' && p[1] == '/' && p[2] != '/') {
-        const char *at = strstr(p + 2, "@/");
-        if (!at)
-            goto bad;
-        parse_userinfo(r, p + 2, at);
-        p = at + 1;
-    }
-    while (p[0] == '/' && p[1] == '/')
-        p++; /* unix:///path and unix:/path alike */
-    size_t n = strcspn(p, "?");
-    if (!n)
-        goto bad;
-    if (p[n] == '?' && parse_db_query(r, p + n + 1) != 0)
-        goto bad;
-    r->unix_path = sg_strndup(p, n);
-    r->where = sg_strdup(r->unix_path);
-    return 0;
-bad:
-    snprintf(err, errlen, "redisUrl '%s': expected unix:/path or "
-             "unix://[[user]:password@]/path[?db=N]", url);
-    return SG_EINVAL;
-}
-
-static int parse_url(sg_redis_t *r, const char *url, char *err, size_t errlen)
-{
-    if (!strncmp(url, "unix:", 5))
-        return parse_unix_url(r, url, err, errlen);
-    if (strncmp(url, "redis://", 8) != 0) {
-        snprintf(err, errlen, "redisUrl '%s': expected redis://[user:password@]host[:port][/db] "
-                 "or unix:/path", url);
-        return SG_EINVAL;
-    }
-    const char *p = url + 8, *end = p + strcspn(p, "/?#");
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at) {
-        parse_userinfo(r, p, at);
-        p = at + 1;
-    }
-    const char *hend, *port = NULL;
-    if (*p == '[') {
-        hend = memchr(p, ']', (size_t)(end - p));
-        if (!hend)
-            goto bad;
-        r->host = sg_strndup(p + 1, (size_t)(hend - p - 1));
-        if (hend + 1 < end && hend[1] == ':')
-            port = hend + 2;
-    } else {
-        hend = memchr(p, ':', (size_t)(end - p));
-        if (hend)
-            port = hend + 1;
-        else
-            hend = end;
-        r->host = hend > p ? sg_strndup(p, (size_t)(hend - p)) : sg_strdup("127.0.0.1");
-    }
-    r->port = 6379;
-    if (port) {
-        char *e;
-        long v = strtol(port, &e, 10);
-        if (e != end || v < 1 || v > 65535)
-            goto bad;
-        r->port = (int)v;
-    }
-    if (*end == '/' && end[1] && end[1] != '?') {
-        char *e;
-        long v = strtol(end + 1, &e, 10);
-        if (v < 0 || v > 100000 || (*e && *e != '?'))
-            goto bad;
-        r->db = (int)v;
-    }
-    char where[300];
-    snprintf(where, sizeof where, "%s:%d", r->host, r->port);
-    r->where = sg_strdup(where);
-    return 0;
-bad:
-    snprintf(err, errlen, "redisUrl '%s' is not a valid redis:// URL", url);
-    return SG_EINVAL;
-}
-
 /* ---- state ---- */
 
 static void update_state(sg_redis_t *r)
@@ -246,20 +118,17 @@ static void on_retry(uv_timer_t *t)
     conn_start(t->data);
 }
 
-/* The link is gone (its waiting commands got their NULL reply first). */
-static void on_link_lost(void *ud, int reason, const char *why)
+/* An attempt failed or a ready connection was lost: retry after the
+ * back-off. With Sentinel the master is asked for again first. */
+static void conn_failed(conn_t *c, int reason, const char *why_buf)
 {
-    conn_t *c = ud;
     sg_redis_t *r = c->r;
     int was_ready = c->state == CONN_READY;
-    char why_buf[160];
-    snprintf(why_buf, sizeof why_buf, "%s", why); /* why dies with the link */
-    sg_rlink_free(c->link);
-    c->link = NULL;
     c->state = CONN_IDLE;
-    assert(c->is_sub || r->out.cmds == 0);
+    c->awaiting_master = 0;
     if (reason == SG_RLINK_TIMEOUT)
         r->timeouts++;
+    r->master_known = 0;
     if (r->closing)
         return;
     unsigned delay = r->bmin;
@@ -278,6 +147,18 @@ static void on_link_lost(void *ud, int reason, const char *why)
              refused ? "refused" : "failed", why_buf, delay);
     update_state(r);
     uv_timer_start(&c->timer, on_retry, delay, 0);
+}
+
+/* The link is gone (its waiting commands got their NULL reply first). */
+static void on_link_lost(void *ud, int reason, const char *why)
+{
+    conn_t *c = ud;
+    char why_buf[160];
+    snprintf(why_buf, sizeof why_buf, "%s", why); /* why dies with the link */
+    sg_rlink_free(c->link);
+    c->link = NULL;
+    assert(c->is_sub || c->r->out.cmds == 0);
+    conn_failed(c, reason, why_buf);
 }
 
 static const char *sub_verb(char kind, int unsub)
@@ -373,18 +254,30 @@ static void on_cmd_push(void *ud, const redisReply *rep)
         rlog(c->r, 1, "redis %s: %s", c->r->where, rep->str);
 }
 
+static void on_master(void *ud, const char *host, int port);
+
 static void conn_start(conn_t *c)
 {
     sg_redis_t *r = c->r;
-    if (r->closing || c->link)
+    if (r->closing || c->link || c->awaiting_master)
         return;
+    if (r->sentinel && !r->master_known) {
+        c->state = CONN_CONNECTING;
+        c->awaiting_master = 1;
+        if (!r->resolving) {
+            r->resolving = 1;
+            sg_rsentinel_resolve(r->sentinel, on_master, r);
+        }
+        return;
+    }
     sg_rlink_opts_t o = {
-        .host = r->host,
-        .port = r->port,
-        .unix_path = r->unix_path,
-        .user = r->user,
-        .pass = r->pass,
-        .db = c->is_sub ? 0 : r->db, /* Pub/Sub ignores databases */
+        .host = r->url.host,
+        .port = r->url.port,
+        .unix_path = r->url.unix_path,
+        .user = r->url.user,
+        .pass = r->url.pass,
+        .db = c->is_sub ? 0 : r->url.db, /* Pub/Sub ignores databases */
+        .expect_master = r->sentinel != NULL,
         .timeout_ms = r->connect_timeout,
         .on_ready = on_link_ready,
         .on_push = c->is_sub ? on_sub_push : on_cmd_push,
@@ -393,6 +286,59 @@ static void conn_start(conn_t *c)
     };
     c->state = CONN_CONNECTING;
     c->link = sg_rlink_new(r->loop, &o);
+}
+
+/* ---- Sentinel ---- */
+
+/* A resolve answered: connect what waits for it, or count a failed
+ * attempt when no sentinel knew the master. */
+static void on_master(void *ud, const char *host, int port)
+{
+    sg_redis_t *r = ud;
+    r->resolving = 0;
+    if (r->closing)
+        return;
+    if (host) {
+        if (!r->url.host || strcmp(r->url.host, host) != 0 || r->url.port != port)
+            rlog(r, 2, "redis %s: master at %s:%d", r->where, host, port);
+        sg_free(r->url.host);
+        r->url.host = sg_strdup(host);
+        r->url.port = port;
+        r->master_known = 1;
+    }
+    conn_t *cs[2] = {&r->cmd, &r->sub};
+    for (int i = 0; i < 2; i++) {
+        if (!cs[i]->awaiting_master)
+            continue;
+        cs[i]->awaiting_master = 0;
+        if (host) {
+            conn_start(cs[i]);
+        } else {
+            char why[300];
+            snprintf(why, sizeof why, "no sentinel gave the address of master '%s'",
+                     r->url.master);
+            conn_failed(cs[i], SG_RLINK_FAILED, why);
+        }
+    }
+}
+
+/* The follower saw the master (at start, after each reconnect to a
+ * sentinel, on +switch-master): a connection to another address is
+ * dropped and made again to the new one. */
+static void on_switch(void *ud, const char *host, int port)
+{
+    sg_redis_t *r = ud;
+    if (r->closing || (r->url.host && !strcmp(r->url.host, host) && r->url.port == port))
+        return;
+    conn_t *cs[2] = {&r->cmd, &r->sub};
+    for (int i = 0; i < 2; i++) {
+        if (!cs[i]->link)
+            continue;
+        sg_rlink_free(cs[i]->link);
+        cs[i]->link = NULL;
+        conn_failed(cs[i], SG_RLINK_FAILED, "the master moved"); /* retries after bmin */
+    }
+    on_master(r, host, port); /* the address those retries use */
 }
 
 /* ---- public ---- */
@@ -412,15 +358,17 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
 {
     sg_redis_t *r = sg_calloc(1, sizeof(*r));
     r->loop = loop;
-    if (parse_url(r, o->url ? o->url : "", err, errlen) != 0) {
-        sg_free(r->host);
-        sg_free(r->unix_path);
-        sg_free(r->user);
-        sg_free(r->pass);
-        sg_free(r->where);
+    if (sg_rurl_parse(o->url ? o->url : "", &r->url, err, errlen) != 0) {
         sg_free(r);
         return SG_EINVAL;
     }
+    if (r->url.kind == SG_RURL_CLUSTER) {
+        snprintf(err, errlen, "redisUrl: redis+cluster:// is not supported by this backend yet");
+        sg_rurl_clear(&r->url);
+        sg_free(r);
+        return SG_EINVAL;
+    }
+    r->where = r->url.where;
     r->bmin = o->backoff_min_ms ? o->backoff_min_ms : 1;
     r->bmax = o->backoff_max_ms > r->bmin ? o->backoff_max_ms : r->bmin;
     r->connect_timeout = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
@@ -435,6 +383,21 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
     conn_init(r, &r->cmd, "command", 0);
     conn_init(r, &r->sub, "subscriber", 1);
     rlog(r, 2, "redis %s: connecting (%s)", r->where, r->role);
+    if (r->url.kind == SG_RURL_SENTINEL) {
+        sg_rsentinel_opts_t so = {.hosts = r->url.hosts,
+                                  .ports = r->url.ports,
+                                  .n = r->url.n,
+                                  .master = r->url.master,
+                                  .user = r->url.s_user,
+                                  .pass = r->url.s_pass,
+                                  .timeout_ms = r->connect_timeout,
+                                  .retry_ms = r->bmax,
+                                  .on_master = on_switch,
+                                  .ud = r,
+                                  .log = r->log,
+                                  .log_ud = r->log_ud};
+        r->sentinel = sg_rsentinel_new(loop, &so);
+    }
     conn_start(&r->cmd);
     if (!r->command_only)
         conn_start(&r->sub);
@@ -474,11 +437,10 @@ void sg_redis_free(sg_redis_t *r)
     }
     sg_map_free(r->subs);
     r->subs = NULL;
-    sg_free(r->host);
-    sg_free(r->unix_path);
-    sg_free(r->user);
-    sg_free(r->pass);
-    sg_free(r->where);
+    sg_rsentinel_free(r->sentinel);
+    r->sentinel = NULL;
+    sg_rurl_clear(&r->url);
+    r->where = "closed";
     sg_free(r->role);
 }
 

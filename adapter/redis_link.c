@@ -41,7 +41,7 @@ struct sg_rlink {
     size_t elems;   /* array elements declared by the reply being read */
     int elems_over; /* ... past SG_RLINK_MAX_ELEMENTS */
     char *host, *unix_path, *user, *pass, *where;
-    int port, db;
+    int port, db, expect_master;
     unsigned timeout_ms;
     size_t reply_limit;
     void (*on_ready)(void *ud);
@@ -336,6 +336,19 @@ static void on_handshake(void *ud, const redisReply *rep)
         snprintf(l->refused, sizeof l->refused, "%s", rep->str);
 }
 
+static void on_role(void *ud, const redisReply *rep)
+{
+    sg_rlink_t *l = ud;
+    if (!rep || l->refused[0])
+        return;
+    const char *role = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+                               rep->element[0]->type == REDIS_REPLY_STRING
+                           ? rep->element[0]->str
+                           : "unknown";
+    if (strcmp(role, "master") != 0)
+        snprintf(l->refused, sizeof l->refused, "not a master (role %.32s)", role);
+}
+
 /* The PING closes the handshake: any error before it fails the attempt (a
  * failed SELECT must not leave the node working on database 0). */
 static void on_ping(void *ud, const redisReply *rep)
@@ -451,6 +464,7 @@ sg_rlink_t *sg_rlink_new(uv_loop_t *loop, const sg_rlink_opts_t *o)
     l->pass = o->pass ? sg_strdup(o->pass) : NULL;
     l->port = o->port;
     l->db = o->db;
+    l->expect_master = o->expect_master;
     l->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
     l->reply_limit = o->reply_limit ? o->reply_limit : DEFAULT_REPLY_LIMIT;
     l->on_ready = o->on_ready;
@@ -485,6 +499,10 @@ sg_rlink_t *sg_rlink_new(uv_loop_t *loop, const sg_rlink_opts_t *o)
         snprintf(db, sizeof db, "%d", l->db);
         const char *argv[2] = {"SELECT", db};
         sg_rlink_command(l, on_handshake, l, 2, argv, NULL);
+    }
+    if (o->expect_master) {
+        const char *role = "ROLE";
+        sg_rlink_command(l, on_role, l, 1, &role, NULL);
     }
     const char *ping = "PING";
     sg_rlink_command(l, on_ping, l, 1, &ping, NULL);

@@ -48,6 +48,8 @@ typedef struct sg_rlink_opts {
     const char *unix_path; /* a Unix socket instead */
     const char *user, *pass; /* AUTH [user] pass when pass is set */
     int db;                  /* SELECT db when > 0 */
+    int expect_master;       /* 1: ROLE must say master (Sentinel: a demoted
+                                master is refused, the address asked again) */
     unsigned timeout_ms;     /* connect + handshake must finish by then */
     size_t reply_limit;      /* bytes; 0 = 512 MB (Redis' own bulk limit) */
     void (*on_ready)(void *ud);
