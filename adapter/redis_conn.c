@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "map.h"
+#include "redis_cluster.h"
 #include "redis_link.h"
 #include "redis_sentinel.h"
 #include "redis_url.h"
@@ -52,6 +53,8 @@ struct sg_redis {
     sg_rurl_t url; /* with Sentinel, url.host/url.port: the master as last resolved */
     const char *where; /* url.where */
     sg_rsentinel_t *sentinel; /* NULL unless url.kind is SG_RURL_SENTINEL */
+    sg_rcluster_t *cluster;   /* NULL unless url.kind is SG_RURL_CLUSTER: then the
+                                 two conns stay idle and everything goes there */
     int master_known;         /* Sentinel: url.host is the master to try */
     int resolving;            /* Sentinel: a resolve is in flight */
     unsigned bmin, bmax;
@@ -201,11 +204,9 @@ static void on_link_ready(void *ud)
 }
 
 /* Pub/Sub messages, subscription confirmations and errors no command waits
- * for. */
-static void on_sub_push(void *ud, const redisReply *rep)
+ * for, from the subscriber connection or any subscriber link of a cluster. */
+static void dispatch_push(sg_redis_t *r, const redisReply *rep)
 {
-    conn_t *c = ud;
-    sg_redis_t *r = c->r;
     if (r->closing)
         return;
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -243,6 +244,12 @@ static void on_sub_push(void *ud, const redisReply *rep)
         sg_free(key);
     if (s)
         s->cb(s->ud, chan->str, chan->len, payload->str, payload->len);
+}
+
+static void on_sub_push(void *ud, const redisReply *rep)
+{
+    conn_t *c = ud;
+    dispatch_push(c->r, rep);
 }
 
 /* Nothing arrives unasked on the command connection; a stray reply is only
@@ -341,6 +348,31 @@ static void on_switch(void *ud, const char *host, int port)
     on_master(r, host, port); /* the address those retries use */
 }
 
+/* ---- Redis Cluster: redis_cluster.c does the work ---- */
+
+static void on_cluster_state(void *ud, int ready)
+{
+    sg_redis_t *r = ud;
+    sg_redis_state_t s = ready ? SG_REDIS_READY
+                               : (r->state == SG_REDIS_CONNECTING ? SG_REDIS_CONNECTING
+                                                                  : SG_REDIS_DOWN);
+    if (s == r->state)
+        return;
+    r->state = s;
+    if (ready)
+        rlog(r, 2, "redis %s: %s connection ready", r->where, r->role);
+    else
+        rlog(r, 1, "redis %s: %s connection down; cross-node operations may fail until it is "
+             "back", r->where, r->role);
+    if (ready && r->on_ready)
+        r->on_ready(r->on_ready_ud);
+}
+
+static void on_cluster_push(void *ud, const redisReply *rep)
+{
+    dispatch_push(ud, rep);
+}
+
 /* ---- public ---- */
 
 static void conn_init(sg_redis_t *r, conn_t *c, const char *name, int is_sub)
@@ -362,12 +394,6 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
         sg_free(r);
         return SG_EINVAL;
     }
-    if (r->url.kind == SG_RURL_CLUSTER) {
-        snprintf(err, errlen, "redisUrl: redis+cluster:// is not supported by this backend yet");
-        sg_rurl_clear(&r->url);
-        sg_free(r);
-        return SG_EINVAL;
-    }
     r->where = r->url.where;
     r->bmin = o->backoff_min_ms ? o->backoff_min_ms : 1;
     r->bmax = o->backoff_max_ms > r->bmin ? o->backoff_max_ms : r->bmin;
@@ -383,6 +409,21 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
     conn_init(r, &r->cmd, "command", 0);
     conn_init(r, &r->sub, "subscriber", 1);
     rlog(r, 2, "redis %s: connecting (%s)", r->where, r->role);
+    if (r->url.kind == SG_RURL_CLUSTER) {
+        sg_rcluster_opts_t co = {.url = &r->url,
+                                 .timeout_ms = r->connect_timeout,
+                                 .backoff_min_ms = r->bmin,
+                                 .backoff_max_ms = r->bmax,
+                                 .command_only = r->command_only,
+                                 .on_state = on_cluster_state,
+                                 .on_push = on_cluster_push,
+                                 .ud = r,
+                                 .log = r->log,
+                                 .log_ud = r->log_ud};
+        r->cluster = sg_rcluster_new(loop, &co);
+        *out = r;
+        return 0;
+    }
     if (r->url.kind == SG_RURL_SENTINEL) {
         sg_rsentinel_opts_t so = {.hosts = r->url.hosts,
                                   .ports = r->url.ports,
@@ -418,6 +459,11 @@ void sg_redis_free(sg_redis_t *r)
     if (!r)
         return;
     r->closing = 1;
+    if (r->cluster) {
+        sg_rcluster_flush(r->cluster);
+        sg_rcluster_free(r->cluster);
+        r->cluster = NULL;
+    }
     /* What was sent last (a session saved at shutdown) may still be queued:
      * give it to the kernel once, so Redis runs it after we go. */
     if (r->cmd.link && r->cmd.state == CONN_READY)
@@ -457,6 +503,8 @@ const char *sg_redis_state_name(const sg_redis_t *r)
 
 int sg_redis_can_send(const sg_redis_t *r)
 {
+    if (r->cluster)
+        return !r->closing && sg_rcluster_can_send(r->cluster);
     return !r->closing && r->cmd.state == CONN_READY;
 }
 
@@ -487,7 +535,9 @@ void sg_redis_subscribe(sg_redis_t *r, const char *name, int kind, sg_redis_msg_
     s->cb = cb;
     s->ud = ud;
     sg_map_put(r->subs, s->key, s->klen, s);
-    if (r->sub.state == CONN_READY)
+    if (r->cluster)
+        sg_rcluster_subscribe(r->cluster, s->key[0], s->key + 1, s->klen - 1);
+    else if (r->sub.state == CONN_READY)
         issue_sub(r, s, 0); /* never READY when command_only */
 }
 
@@ -501,7 +551,9 @@ void sg_redis_unsubscribe(sg_redis_t *r, const char *name, int kind)
     sg_free(key);
     if (!s)
         return;
-    if (r->sub.state == CONN_READY)
+    if (r->cluster)
+        sg_rcluster_unsubscribe(r->cluster, s->key[0], s->key + 1, s->klen - 1);
+    else if (r->sub.state == CONN_READY)
         issue_sub(r, s, 1);
     sg_free(s->key);
     sg_free(s);
@@ -588,7 +640,9 @@ int sg_redis_command(sg_redis_t *r, sg_redis_reply_cb cb, void *ud, int argc, co
         return SG_EAGAIN;
     cmd_rec_t *rec = sg_malloc(sizeof(*rec));
     *rec = (cmd_rec_t){r, cb, ud, bytes};
-    if (sg_rlink_command(r->cmd.link, on_cmd_reply, rec, argc, argv, lens) != 0) {
+    int rc = r->cluster ? sg_rcluster_command(r->cluster, on_cmd_reply, rec, argc, argv, lens)
+                        : sg_rlink_command(r->cmd.link, on_cmd_reply, rec, argc, argv, lens);
+    if (rc != 0) {
         sg_free(rec);
         return SG_ESTATE;
     }
@@ -615,4 +669,10 @@ void sg_redis_stats(const sg_redis_t *r, sg_redis_stats_t *out)
         .timeouts = r->timeouts,
         .over_limit = r->out.over,
     };
+    if (r->cluster) {
+        uint64_t t, c;
+        sg_rcluster_counts(r->cluster, &t, &c);
+        out->timeouts += t;
+        out->reconnects += c;
+    }
 }

@@ -553,6 +553,39 @@ int sg_rlink_send(sg_rlink_t *l, int argc, const char **argv, const size_t *lens
     return 0;
 }
 
+char *sg_rlink_format(int argc, const char **argv, const size_t *lens, size_t *len)
+{
+    size_t n = 16;
+    for (int i = 0; i < argc; i++)
+        n += 24 + (lens ? lens[i] : strlen(argv[i]));
+    char *out = sg_malloc(n), *o = out;
+    o += sprintf(o, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        size_t k = lens ? lens[i] : strlen(argv[i]);
+        o += sprintf(o, "$%zu\r\n", k);
+        memcpy(o, argv[i], k);
+        o += k;
+        *o++ = '\r';
+        *o++ = '\n';
+    }
+    *len = (size_t)(o - out);
+    return out;
+}
+
+int sg_rlink_command_raw(sg_rlink_t *l, sg_rlink_reply_cb cb, void *ud, const char *resp,
+                         size_t len)
+{
+    if (l->state == L_DEAD)
+        return SG_ESTATE;
+    q_push(l, cb, ud);
+    out_reserve(l, len);
+    memcpy(l->obuf + l->olen, resp, len);
+    l->olen += len;
+    if (!l->wbuf && l->state != L_CONNECTING)
+        uv_prepare_start(&l->prep, on_prepare);
+    return 0;
+}
+
 void sg_rlink_flush(sg_rlink_t *l)
 {
     if (l->wbuf || !l->olen || l->state == L_DEAD || l->state == L_CONNECTING)

@@ -83,6 +83,13 @@ int sg_rlink_command(sg_rlink_t *l, sg_rlink_reply_cb cb, void *ud, int argc, co
 /** Queue a command that gets no reply in order (SUBSCRIBE and its kind):
  *  whatever Redis answers goes to on_push. 0 or SG_ESTATE. */
 int sg_rlink_send(sg_rlink_t *l, int argc, const char **argv, const size_t *lens);
+/** The RESP of a command (sg_free), its length in *len: what
+ *  sg_rlink_command queues, for a caller that may send it again. */
+char *sg_rlink_format(int argc, const char **argv, const size_t *lens, size_t *len);
+/** Queue a command already in RESP (len bytes, copied), as
+ *  sg_rlink_command. */
+int sg_rlink_command_raw(sg_rlink_t *l, sg_rlink_reply_cb cb, void *ud, const char *resp,
+                         size_t len);
 /** Write what is queued now, if the socket takes it (at shutdown: the last
  *  commands reach the kernel before the link is freed). */
 void sg_rlink_flush(sg_rlink_t *l);
