@@ -58,6 +58,7 @@ struct sg_rcluster {
     uv_loop_t *loop;
     const sg_rurl_t *url;
     unsigned timeout_ms, bmin, bmax;
+    size_t reply_limit;
     int command_only;
     void (*on_state)(void *ud, int ready);
     void (*on_push)(void *ud, const redisReply *reply);
@@ -322,6 +323,7 @@ static sg_rlink_t *open_link(cnode_t *n, int is_sub)
                          .user = c->url->user,
                          .pass = c->url->pass,
                          .timeout_ms = c->timeout_ms,
+                         .reply_limit = c->reply_limit,
                          .on_ready = is_sub ? on_sub_ready : on_cmd_ready,
                          .on_push = is_sub ? sub_push : cmd_push,
                          .on_lost = is_sub ? on_sub_lost : on_cmd_lost,
@@ -586,6 +588,7 @@ static void refresh_next(sg_rcluster_t *c)
                          .user = c->url->user,
                          .pass = c->url->pass,
                          .timeout_ms = c->timeout_ms,
+                         .reply_limit = c->reply_limit,
                          .on_lost = on_ask_lost,
                          .ud = c};
     c->ask = sg_rlink_new(c->loop, &o);
@@ -796,6 +799,7 @@ sg_rcluster_t *sg_rcluster_new(uv_loop_t *loop, const sg_rcluster_opts_t *o)
     c->bmin = o->backoff_min_ms ? o->backoff_min_ms : 100;
     c->bmax = o->backoff_max_ms > c->bmin ? o->backoff_max_ms : c->bmin;
     c->command_only = o->command_only;
+    c->reply_limit = o->reply_limit;
     c->on_state = o->on_state;
     c->on_push = o->on_push;
     c->ud = o->ud;

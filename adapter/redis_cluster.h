@@ -39,6 +39,7 @@ typedef struct sg_rcluster_opts {
     const sg_rurl_t *url; /* seeds and credentials; borrowed for the cluster's life */
     unsigned timeout_ms;  /* per connection attempt */
     unsigned backoff_min_ms, backoff_max_ms;
+    size_t reply_limit; /* per link (redis_link.h) */
     int command_only; /* no subscriptions will be made */
     void (*on_state)(void *ud, int ready);
     void (*on_push)(void *ud, const redisReply *reply);

@@ -59,6 +59,7 @@ struct sg_redis {
     int resolving;            /* Sentinel: a resolve is in flight */
     unsigned bmin, bmax;
     unsigned connect_timeout; /* ms */
+    size_t reply_limit;
     sg_redis_log_cb log;
     void *log_ud;
     int command_only;
@@ -286,6 +287,7 @@ static void conn_start(conn_t *c)
         .db = c->is_sub ? 0 : r->url.db, /* Pub/Sub ignores databases */
         .expect_master = r->sentinel != NULL,
         .timeout_ms = r->connect_timeout,
+        .reply_limit = r->reply_limit,
         .on_ready = on_link_ready,
         .on_push = c->is_sub ? on_sub_push : on_cmd_push,
         .on_lost = on_link_lost,
@@ -399,6 +401,7 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
     r->bmax = o->backoff_max_ms > r->bmin ? o->backoff_max_ms : r->bmin;
     r->connect_timeout = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     r->out.limit = o->output_limit ? o->output_limit : DEFAULT_OUTPUT_LIMIT;
+    r->reply_limit = o->reply_limit;
     r->log = o->log;
     r->log_ud = o->log_ud;
     r->command_only = o->command_only;
@@ -414,6 +417,7 @@ int sg_redis_new(uv_loop_t *loop, const sg_redis_opts_t *o, sg_redis_t **out, ch
                                  .timeout_ms = r->connect_timeout,
                                  .backoff_min_ms = r->bmin,
                                  .backoff_max_ms = r->bmax,
+                                 .reply_limit = r->reply_limit,
                                  .command_only = r->command_only,
                                  .on_state = on_cluster_state,
                                  .on_push = on_cluster_push,

@@ -52,6 +52,7 @@ typedef struct sg_redis_opts {
                                     by then is abandoned and retried; 0 = 5000 */
     size_t output_limit;      /* bytes of commands sent and not yet answered past
                                  which publishes and commands are refused; 0 = 32 MB */
+    size_t reply_limit;       /* bytes of one reply; 0 = 512 MB (redis_link.h) */
     sg_redis_log_cb log;      /* may be NULL */
     void *log_ud;
     /** 1: the command connection only (a stream reader blocked in XREAD

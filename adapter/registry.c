@@ -68,6 +68,7 @@ static sg_redis_opts_t redis_opts(const sg_backend_t *b, const char *url)
                              .backoff_max_ms = (unsigned)number(b, "redisReconnectMax"),
                              .connect_timeout_ms = (unsigned)number(b, "redisConnectTimeout"),
                              .output_limit = (size_t)number(b, "redisOutputLimit"),
+                             .reply_limit = (size_t)number(b, "redisReplyLimit"),
                              .log = b->env.log,
                              .log_ud = b->env.log_ud};
 }

@@ -62,6 +62,7 @@ typedef struct sg_config {
     unsigned redis_reconnect_max; /* redisReconnectMax: 1000 ms */
     unsigned redis_connect_timeout; /* redisConnectTimeout: 5000 ms */
     size_t redis_output_limit; /* redisOutputLimit: 32 MB queued towards Redis */
+    size_t redis_reply_limit;  /* redisReplyLimit: 512 MB for one reply from Redis */
     /* connection state recovery (Node's connectionStateRecovery options) */
     int recovery;             /* connectionStateRecovery: false */
     unsigned max_disconnection; /* maxDisconnectionDuration: 120000 ms */

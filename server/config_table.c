@@ -156,6 +156,11 @@ const sg_cfg_row_t sg_config__rows[] = {
      64 * KB, 64 * GB, "32mb", NULL, NULL, 0,
      "Bytes of commands sent to Redis and not yet answered; past it publishes are dropped "
      "(counted, logged once per episode) until Redis catches up."},
+    {"redisReplyLimit", "SIOGATE_REDIS_REPLY_LIMIT", CT_SIZE, ST_SIZE, OFF(redis_reply_limit),
+     1 * KB, 4 * GB, "512mb", NULL, NULL, 0,
+     "Largest reply accepted from Redis (bytes buffered for one reply); a larger one, or one "
+     "declaring over 1048576 array elements, closes that connection (logged) and it is made "
+     "again."},
     {"connectionStateRecovery", "SIOGATE_CONNECTION_STATE_RECOVERY", CT_BOOL, ST_INT,
      OFF(recovery), 0, 1, "false", NULL, NULL, 0,
      "Let a client that lost its connection resume its session (same id, rooms, data) and get "
