@@ -31,6 +31,7 @@ struct sg_rlink {
     uv_connect_t creq;
     uv_write_t wreq;
     char *wbuf; /* the buffer of the write in flight, or NULL */
+    size_t wcap;
     char *obuf; /* queued, not yet handed to a write */
     size_t olen, ocap;
     waiter_t *q; /* ring of commands waiting for their reply */
@@ -176,7 +177,13 @@ static void write_now(sg_rlink_t *l);
 static void on_written(uv_write_t *req, int status)
 {
     sg_rlink_t *l = req->data;
-    sg_free(l->wbuf);
+    if (!l->obuf && l->wcap <= 65536) { /* keep small storage for what comes next */
+        l->obuf = l->wbuf;
+        l->ocap = l->wcap;
+        l->olen = 0;
+    } else {
+        sg_free(l->wbuf);
+    }
     l->wbuf = NULL;
     if (status < 0) {
         if (status != UV_ECANCELED)
@@ -193,6 +200,7 @@ static void write_now(sg_rlink_t *l)
         return;
     uv_buf_t b = uv_buf_init(l->obuf, (unsigned)l->olen);
     l->wbuf = l->obuf;
+    l->wcap = l->ocap;
     l->obuf = NULL;
     l->olen = l->ocap = 0;
     l->wreq.data = l;
