@@ -13,7 +13,11 @@
 //   cluster-allow-replica-migration no: the topology changes only when a
 //     test makes it change (no replica wanders to an orphaned master);
 //   repl-diskless-sync-delay 0: a replica's full sync starts at once (the
-//     default waits 5 s for more replicas), at start-up and after a restart.
+//     default waits 5 s for more replicas), at start-up and after a restart;
+//   dbfilename dump-<port>.rdb, rdb-del-sync-files yes: a replica still
+//     receives its full sync into an RDB file in the (shared) directory; one
+//     name per node, deleted after loading, so no node ever loads another
+//     node's data and a restarted node starts empty.
 // A replica is elected 500-1000 ms (+1 s per rank) after the FAIL.
 //
 // Ports: the cluster bus listens on port + 10000, so every data port is
@@ -28,7 +32,8 @@
 // every running replica whose master runs has master_link_status:up.
 //
 // stop() kills (SIGKILL: nothing to persist) exactly the processes it started
-// and removes the temp directory; a process exit kills whatever is left.
+// and removes the temp directory; a process exit (without stop()) kills
+// whatever is left and removes the directory.
 //
 // API:
 //   startRedisCluster({ masters = 3, replicasPerMaster = 1, extra = [],
@@ -97,18 +102,35 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------- processes
 
 // Every redis process started by this module or lib/redis-sentinel.js that
-// is still running: a test process that exits without stop() kills them.
+// is still running, and their temp directories: a test process that exits
+// without stop() kills them and removes the directories.
 const live = new Set();
+const tempDirs = new Set();
 let exitHook = false;
+function hookExit() {
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const c of live) { try { c.kill('SIGKILL'); } catch {} }
+    for (const d of tempDirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch {} }
+  });
+}
 function track(child) {
+  hookExit();
   live.add(child);
   child.once('exit', () => live.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const c of live) { try { c.kill('SIGKILL'); } catch {} }
-    });
-  }
+}
+/** A private temp directory, removed at process exit if removeTempDir()
+ *  has not removed it before. */
+function makeTempDir(prefix) {
+  hookExit();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+function removeTempDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
 }
 
 function running(child) {
@@ -355,7 +377,7 @@ async function startRedisCluster(opts = {}) {
   const total = nMasters * (1 + perMaster);
   if (nMasters < 3) throw new Error('redis-cli --cluster create needs at least 3 masters');
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-rcluster-'));
+  const dir = makeTempDir('sg-rcluster-');
   const procs = new Map(); // port -> { child, log }
   const killedAt = new Map(); // port -> ms timestamp of killMaster
   const clients = new Set();
@@ -370,6 +392,7 @@ async function startRedisCluster(opts = {}) {
     '--cluster-replica-validity-factor', '0',
     '--cluster-allow-replica-migration', 'no',
     '--repl-diskless-sync-delay', '0',
+    '--dbfilename', `dump-${port}.rdb`, '--rdb-del-sync-files', 'yes',
     ...(password ? ['--requirepass', password, '--masterauth', password] : []),
     ...extra,
   ];
@@ -551,7 +574,7 @@ async function startRedisCluster(opts = {}) {
     await Promise.allSettled([...clients].map((c) => (c.isOpen ? c.disconnect() : null)));
     await Promise.all([...procs.values()].map((p) => killHard(p.child)));
     for (const n of handle.nodes) n.alive = false;
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   };
 
   try {
@@ -602,6 +625,8 @@ module.exports = {
   spawnServer,
   killHard,
   running,
+  makeTempDir,
+  removeTempDir,
   HOST,
   REDIS_CLI,
 };

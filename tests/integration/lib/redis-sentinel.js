@@ -14,7 +14,9 @@
 //   sentinel resolve-hostnames no, sentinel announce-ip 127.0.0.1 (the hello
 //   messages name 127.0.0.1, whatever the interface), bind 127.0.0.1.
 // Data nodes run with repl-diskless-sync-delay 0 (a replica syncs at once,
-// not after the default 5 s).
+// not after the default 5 s) and dbfilename dump-<port>.rdb plus
+// rdb-del-sync-files yes (the full sync's RDB file, one name per node in the
+// shared directory, deleted once loaded).
 //
 // Every wait polls (50 ms apart) with an upper bound, never a fixed sleep.
 // "Ready" means every running sentinel names the expected master (flags
@@ -23,7 +25,8 @@
 // sentinels (flags "sentinel"), and the replica says master_link_status:up.
 //
 // stop() kills (SIGKILL) exactly the processes it started and removes the
-// temp directory; a process exit kills whatever is left.
+// temp directory; a process exit (without stop()) kills whatever is left and
+// removes the directory.
 //
 // API:
 //   startRedisSentinel({ name = 'mymaster', password, sentinelPassword,
@@ -64,11 +67,10 @@
 //   await s.stop()  idempotent
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { requireRedis } = require('./redis');
 const {
-  redisCommand, parseInfo, pairs, pickPorts, spawnServer, killHard, HOST,
+  redisCommand, parseInfo, pairs, pickPorts, spawnServer, killHard, makeTempDir, removeTempDir, HOST,
 } = require('./redis-cluster');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -83,7 +85,7 @@ async function startRedisSentinel(opts = {}) {
   const waitMs = opts.waitMs ?? 30000;
   const extra = opts.extra || [];
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-rsentinel-'));
+  const dir = makeTempDir('sg-rsentinel-');
   const procs = new Map(); // port -> { child, log }
   let stopped = false;
 
@@ -199,7 +201,7 @@ async function startRedisSentinel(opts = {}) {
     if (stopped) return;
     stopped = true;
     await Promise.all([...procs.values()].map((p) => killHard(p.child)));
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   };
 
   try {
@@ -208,6 +210,7 @@ async function startRedisSentinel(opts = {}) {
       '--port', String(port), '--bind', HOST, '--dir', dir,
       '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning',
       '--repl-diskless-sync-delay', '0',
+      '--dbfilename', `dump-${port}.rdb`, '--rdb-del-sync-files', 'yes',
       ...(password ? ['--requirepass', password, '--masterauth', password] : []),
       ...extra,
     ];
