@@ -86,6 +86,16 @@ typedef struct sg_config {
     /* adapter = sharded (createShardedAdapter option names; channelPrefix above) */
     char *subscription_mode; /* subscriptionMode: "dynamic" */
     sg_log_level_t log_level; /* logLevel: "info" */
+    char *log_format;         /* logFormat: "text" | "json" */
+    /* operations */
+    int admin_port;           /* adminPort: 0 = off */
+    char *admin_host;         /* adminHost: "127.0.0.1" */
+    unsigned drain_seconds;   /* drainSeconds: 0 = all at once */
+    char *tls_cert, *tls_key, *tls_ca; /* tlsCert, tlsKey, tlsCa: "" = none */
+    char *tls_min_version;    /* tlsMinVersion: "1.2" | "1.3" */
+    int admin_ui;             /* adminUi: false */
+    char *admin_ui_username;  /* adminUiUsername: "admin" */
+    char *admin_ui_password_hash; /* adminUiPasswordHash: "" */
     /* which settings were given explicitly (file, environment, flags), one
      * bit per row of the table; see sg_config_is_set */
     unsigned char explicit_set[16];

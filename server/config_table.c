@@ -26,6 +26,8 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const apps[] = {"chat", "testkit", "conformance", "none", NULL};
 /* New cluster backends add their name here (and their ops in adapter/). */
 static const char *const adapters[] = {"memory", "redis", "sharded", "streams", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const subscription_modes[] = {"static", "dynamic", "dynamic-private", NULL};
 static const char *const streams_protocols[] = {"0.3", "0.2", NULL};
 static const char *const transport_names[] = {"polling", "websocket", NULL};
@@ -225,6 +227,35 @@ const sg_cfg_row_t sg_config__rows[] = {
      "adapter = streams: most bytes of those entries."},
     {"logLevel", "SIOGATE_LOG_LEVEL", CT_ENUM, ST_LOG, OFF(log_level), 0, 0, "info", log_levels,
      NULL, 0, "Log verbosity."},
+    {"logFormat", "SIOGATE_LOG_FORMAT", CT_ENUM, ST_STR, OFF(log_format), 0, 0, "text", log_formats,
+     NULL, 0,
+     "Log lines as text, or as JSON objects {time, level, msg} one per line (json)."},
+    /* operations */
+    {"adminPort", "SIOGATE_ADMIN_PORT", CT_UINT, ST_INT, OFF(admin_port), 0, 65535, "0", NULL,
+     NULL, 0,
+     "TCP port of the admin listener (/metrics, /health, /ready); 0 = no admin listener."},
+    {"adminHost", "SIOGATE_ADMIN_HOST", CT_STRING, ST_STR, OFF(admin_host), 1, 255, "127.0.0.1",
+     NULL, check_host, 0, "Address of the admin listener; keep it off the public network."},
+    {"drainSeconds", "SIOGATE_DRAIN_SECONDS", CT_UINT, ST_UINT, OFF(drain_seconds), 0, 3600, "0",
+     NULL, NULL, 0,
+     "On SIGTERM: seconds over which connected clients are disconnected, spread evenly, "
+     "after new sessions are refused and /ready turns 503; 0 = all at once (Node's close())."},
+    {"tlsCert", "SIOGATE_TLS_CERT", CT_STRING, ST_STR, OFF(tls_cert), 0, 4096, "", NULL, NULL, 0,
+     "PEM certificate (chain) file: with tlsKey, the port serves HTTPS and WSS only."},
+    {"tlsKey", "SIOGATE_TLS_KEY", CT_STRING, ST_STR, OFF(tls_key), 0, 4096, "", NULL, NULL, 0,
+     "PEM private key file of tlsCert."},
+    {"tlsCa", "SIOGATE_TLS_CA", CT_STRING, ST_STR, OFF(tls_ca), 0, 4096, "", NULL, NULL, 0,
+     "PEM CA file: when set, clients must present a certificate it signed."},
+    {"tlsMinVersion", "SIOGATE_TLS_MIN_VERSION", CT_ENUM, ST_STR, OFF(tls_min_version), 0, 0,
+     "1.2", tls_versions, NULL, 0, "Oldest TLS version accepted."},
+    {"adminUi", "SIOGATE_ADMIN_UI", CT_BOOL, ST_INT, OFF(admin_ui), 0, 1, "false", NULL, NULL, 0,
+     "Serve the /admin namespace of @socket.io/admin-ui (needs adminUiPasswordHash)."},
+    {"adminUiUsername", "SIOGATE_ADMIN_UI_USERNAME", CT_STRING, ST_STR, OFF(admin_ui_username), 1,
+     255, "admin", NULL, NULL, 0, "adminUi: the user name the admin UI logs in with."},
+    {"adminUiPasswordHash", "SIOGATE_ADMIN_UI_PASSWORD_HASH", CT_STRING, ST_STR,
+     OFF(admin_ui_password_hash), 0, 255, "", NULL, NULL, 0,
+     "adminUi: bcrypt hash ($2a$/$2b$/$2y$) of its password, e.g. from `htpasswd -nbBC 10 '' "
+     "PASSWORD` (the part after ':')."},
 };
 
 const size_t sg_config__nrows = sizeof sg_config__rows / sizeof sg_config__rows[0];

@@ -120,6 +120,10 @@ static void change(sg_config_t *cfg, const char *name)
         must_set(cfg, name, "/changed/");
     else if (strcmp(name, "streamsProtocol") == 0)
         must_set(cfg, name, strcmp(cfg->streams_protocol, "0.2") == 0 ? "0.3" : "0.2");
+    else if (strcmp(name, "logFormat") == 0)
+        must_set(cfg, name, strcmp(cfg->log_format, "json") == 0 ? "text" : "json");
+    else if (strcmp(name, "tlsMinVersion") == 0)
+        must_set(cfg, name, strcmp(cfg->tls_min_version, "1.3") == 0 ? "1.2" : "1.3");
     else if (strcmp(name, "subscriptionMode") == 0)
         must_set(cfg, name, strcmp(cfg->subscription_mode, "static") == 0 ? "dynamic" : "static");
     else if (strcmp(name, "redisUrl") == 0)
