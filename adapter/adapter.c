@@ -205,6 +205,11 @@ size_t sg_adapter_socket_count(const sg_adapter_t *a)
     return sg_map_count(a->socks);
 }
 
+size_t sg_adapter_room_count(const sg_adapter_t *a)
+{
+    return sg_map_count(a->rooms);
+}
+
 static int is_own_room(const sg_asock_t *s, const char *room, size_t len)
 {
     return len == s->id_len && memcmp(room, s->id, len) == 0;

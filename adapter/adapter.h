@@ -122,6 +122,8 @@ void sg_adapter_remove_socket(sg_adapter_t *a, sg_asock_t *s);
 /** Find a local socket by id. */
 sg_asock_t *sg_adapter_find(const sg_adapter_t *a, const char *id, size_t len);
 size_t sg_adapter_socket_count(const sg_adapter_t *a);
+/** Rooms with local members, socket-id rooms not counted. */
+size_t sg_adapter_room_count(const sg_adapter_t *a);
 
 /** Most explicit rooms one socket may be in (0: no limit, the default). */
 void sg_adapter_set_max_rooms(sg_adapter_t *a, size_t max);

@@ -263,6 +263,32 @@ const char *sg_backend_state(const sg_backend_t *b)
     return b->def->state(b);
 }
 
+void sg_backend_stats(const sg_backend_t *b, sg_backend_stats_t *out)
+{
+    *out = (sg_backend_stats_t){0};
+    if (b && b->redis) {
+        sg_redis_stats_t rs;
+        sg_redis_stats(b->redis, &rs);
+        out->has_redis = 1;
+        out->reconnects = rs.reconnects;
+        out->timeouts = rs.timeouts;
+        out->dropped = rs.dropped;
+        out->pending_bytes = rs.pending_bytes;
+        out->pending_cmds = rs.pending_cmds;
+    }
+    if (b && b->streams) {
+        sg_streams_stats_t ss;
+        sg_streams_stats(b->streams, &ss);
+        out->has_outbox = 1;
+        out->outbox_entries = ss.outbox_entries;
+        out->outbox_bytes = ss.outbox_bytes;
+        out->outbox_dropped = ss.outbox_dropped;
+        out->written = ss.written;
+        out->read = ss.read;
+        out->skipped = ss.skipped;
+    }
+}
+
 void sg_backend_close(sg_backend_t *b)
 {
     if (!b)

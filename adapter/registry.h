@@ -10,6 +10,7 @@
 #define SG_REGISTRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "adapter.h"
@@ -41,6 +42,19 @@ sg_adapter_t *sg_backend_adapter(sg_backend_t *b, const char *nsp, const sg_adap
 /** "single" (no cluster), or the backend's connection state ("connecting",
  *  "ready", "down"). */
 const char *sg_backend_state(const sg_backend_t *b);
+/** What the backend's Redis connections have counted (zeros without
+ *  Redis). */
+typedef struct sg_backend_stats {
+    int has_redis;
+    uint64_t reconnects, timeouts, dropped; /* since start */
+    size_t pending_bytes, pending_cmds;     /* commands sent, not yet answered */
+    int has_outbox;                          /* Streams */
+    size_t outbox_entries, outbox_bytes;
+    uint64_t outbox_dropped, written, read, skipped;
+} sg_backend_stats_t;
+
+void sg_backend_stats(const sg_backend_t *b, sg_backend_stats_t *out);
+
 /** Stop the backend's connections (while the loop still runs, after every
  *  adapter was closed); memory goes once the loop ran the close callbacks.
  *  NULL is a no-op. */

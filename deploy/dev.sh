@@ -14,11 +14,12 @@ top=$PWD
 # Debian packages: the build, the tests (node/npm drive the official clients,
 # chromium runs the demo page, redis-server (also as Redis Cluster nodes),
 # redis-sentinel and nginx for the cluster tests,
-# valgrind for the valgrind_* memcheck entries, see tests/valgrind/).
+# valgrind for the valgrind_* memcheck entries, see tests/valgrind/;
+# prometheus for promtool, which checks /metrics).
 packages=(build-essential cmake pkg-config
           libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
           libmsgpack-dev libjansson-dev libcmocka-dev)
-test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind)
+test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind prometheus)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -87,6 +87,7 @@ struct sg_engine {
     sg_session_t *reap_list, *close_list;
     sg_buf_t *ping_buf, *noop_buf, *close_buf, *probe_buf;
     unsigned long long full_refused; /* handshakes refused at maxSessions, this episode */
+    int draining;       /* refuse every new session (drain.c) */
 };
 
 /* A session. Transport state (held GET, WebSocket, probe) is kept here too,
@@ -132,9 +133,10 @@ void sg_engine_free(sg_engine_t *e);
  *  1 echo), speaking Engine.IO version eio. */
 sg_session_t *sg_session_new(sg_engine_t *e, sg_transport_t tr, unsigned upper, unsigned eio);
 sg_session_t *sg_session_find(sg_engine_t *e, const char *sid, size_t len);
-/** 1 when maxSessions is reached (a handshake must be refused); logs once
- *  when that starts and once when it ends. */
-int sg_session_full(sg_engine_t *e);
+/** Why a handshake must be refused now ("Server full" at maxSessions, which
+ *  logs once when that starts and once when it ends; "Server draining"),
+ *  or NULL. */
+const char *sg_session_refusal(sg_engine_t *e);
 /** The open packet of s (new reference). */
 sg_buf_t *sg_session_open_packet(const sg_session_t *s, int upgrades);
 /** The upper layer's area of s. */

@@ -70,8 +70,10 @@ int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss)
 static int handshake(sg_engine_t *e, struct lws *wsi, sg_pss_t *pss, unsigned upper,
                      const sg_eio_version_t *v)
 {
-    if (sg_session_full(e))
-        return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, "Server full", 11);
+    const char *refusal = sg_session_refusal(e);
+    if (refusal)
+        return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, refusal,
+                               strlen(refusal));
     sg_session_t *s = sg_session_new(e, SG_TR_POLLING, upper, v->version);
     s->handshake = sg_handshake_capture(e->cfg, wsi);
     pss->resp = sg_session_open_packet(s, e->cfg->transport_websocket);

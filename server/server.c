@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "admin.h"
+#include "drain.h"
 #include "echo.h"
 #include "polling.h"
 #include "sio_internal.h"
@@ -124,6 +127,13 @@ int sg_server_start(sg_server_t *srv)
     sg_listen__start(&srv->listener, srv->loop, srv->vhost);
     int port = srv->listener.port;
     srv->started = 1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    srv->started_at = (double)now.tv_sec + now.tv_nsec / 1e9;
+    if (srv->cfg.admin_port && sg_admin_start(srv, &srv->admin) != 0) {
+        sg_listen__close(&srv->listener);
+        return SG_EIO;
+    }
     SG_INFO(&srv->cfg, "siogate listening on http://%s:%d%s (app %s, adapter %s)", srv->cfg.host,
             port, srv->cfg.path, srv->cfg.app, srv->cfg.adapter);
     /* The integration tests wait for this exact phrase. */
@@ -133,9 +143,7 @@ int sg_server_start(sg_server_t *srv)
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-    sg_server_t *srv = h->data;
-    SG_INFO(&srv->cfg, "received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    sg_server_stop(srv);
+    sg_drain_signal(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 int sg_server_run(sg_server_t *srv, int handle_signals)
@@ -158,6 +166,8 @@ void sg_server_stop(sg_server_t *srv)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    sg_admin_stop(srv->admin);
+    srv->admin = NULL;
     sg_listen__close(&srv->listener);
     sg_engine_stop(&srv->engine, "server shutting down");
     /* Nothing may wait for a deadline now: whoever awaits an answer gets

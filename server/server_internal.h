@@ -54,6 +54,13 @@ struct sg_server {
     size_t ndead, capdead;
     int dead_hook;
     sg_backend_t *backend;        /* the cluster backend (registry.h) */
+    struct sg_admin *admin;       /* the admin listener (admin.h), or NULL */
+    double started_at;            /* seconds since the epoch */
+    /* drain.c */
+    int draining;
+    uv_timer_t drain_timer;
+    uint64_t drain_start;
+    size_t drain_total, drain_closed;
     void *app;
     void (*app_free)(void *);
 };

@@ -88,8 +88,10 @@ sg_session_t *sg_session_new(sg_engine_t *e, sg_transport_t tr, unsigned upper, 
     return s;
 }
 
-int sg_session_full(sg_engine_t *e)
+const char *sg_session_refusal(sg_engine_t *e)
 {
+    if (e->draining)
+        return "Server draining";
     size_t n = sg_map_count(e->sessions);
     if (n < e->cfg->max_sessions) {
         if (e->full_refused) {
@@ -97,12 +99,12 @@ int sg_session_full(sg_engine_t *e)
                     e->full_refused);
             e->full_refused = 0;
         }
-        return 0;
+        return NULL;
     }
     e->stats->refused_full++;
     if (!e->full_refused++)
         SG_WARN(e->cfg, "maxSessions (%zu) reached: refusing new sessions", e->cfg->max_sessions);
-    return 1;
+    return "Server full";
 }
 
 sg_session_t *sg_session_find(sg_engine_t *e, const char *sid, size_t len)

@@ -56,8 +56,10 @@ static int on_filter(sg_server_t *srv, struct lws *wsi)
             return reject(wsi, "Session ID unknown");
         /* Already upgraded or upgrading: like Node, complete the handshake and
          * close at once (on_established), leaving the first WebSocket alone. */
-    } else if (sg_session_full(&srv->engine)) {
-        return reject(wsi, "Server full");
+    } else {
+        const char *refusal = sg_session_refusal(&srv->engine);
+        if (refusal)
+            return reject(wsi, refusal);
     }
     return 0;
 }

@@ -195,11 +195,22 @@ static void test_full(void **state)
     env_t *v = env_new();
     v->cfg.max_sessions = 2;
     sg_session_new(&v->e, SG_TR_WEBSOCKET, 0, 4);
-    assert_false(sg_session_full(&v->e));
+    assert_null(sg_session_refusal(&v->e));
     sg_session_new(&v->e, SG_TR_WEBSOCKET, 0, 4);
-    assert_true(sg_session_full(&v->e));
-    assert_true(sg_session_full(&v->e));
+    assert_string_equal(sg_session_refusal(&v->e), "Server full");
+    assert_string_equal(sg_session_refusal(&v->e), "Server full");
     assert_int_equal(v->stats.refused_full, 2);
+    env_free(v);
+}
+
+/* While draining every handshake is refused, full or not, and not counted
+ * as refused for maxSessions. */
+static void test_draining(void **state)
+{
+    env_t *v = env_new();
+    v->e.draining = 1;
+    assert_string_equal(sg_session_refusal(&v->e), "Server draining");
+    assert_int_equal(v->stats.refused_full, 0);
     env_free(v);
 }
 
@@ -369,6 +380,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_find_close),
         cmocka_unit_test(test_full),
+        cmocka_unit_test(test_draining),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_client_packets),
         cmocka_unit_test(test_volatile_and_limits),

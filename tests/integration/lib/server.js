@@ -125,6 +125,17 @@ function makeHandle(entry, port) {
     pid: entry.child.pid,
     logs: () => entry.log.join(''),
     alive: () => !entry.exited,
+    /** Send a signal as stop() does (the exit that follows is expected, and
+     *  stop() still checks its status); resolves {code, signal} at exit. */
+    signal: (sig) => {
+      entry.stopping = true;
+      const { child } = entry;
+      const done = entry.exited || child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+        : new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      try { child.kill(sig); } catch {}
+      return done;
+    },
     stop: async () => {
       const diedEarly = entry.exited && !entry.stopping;
       const { code, signal } = await kill(entry);
