@@ -172,6 +172,8 @@ static void member_free(sg_adapter_t *a, sg_amember_t *m)
     s->nrooms--;
     if (s->room_idx)
         sg_map_del(s->room_idx, idx_key(m), sizeof(m->room));
+    if (a->host && a->host->membership)
+        a->host->membership(s, r->name, r->len, 0, a->host_ud);
     if (--r->count == 0) {
         sg_map_del(a->rooms, r->name, r->len);
         if (a->ops->room_changed)
@@ -275,6 +277,8 @@ int sg_adapter_join(sg_adapter_t *a, sg_asock_t *s, const char *room, size_t len
     }
     if (created && a->ops->room_changed) /* last: the room has its member */
         a->ops->room_changed(a, room, len, 1, sg_map_get(a->socks, room, len) != NULL);
+    if (a->host && a->host->membership)
+        a->host->membership(s, room, len, 1, a->host_ud);
     return 0;
 }
 

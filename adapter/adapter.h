@@ -65,6 +65,10 @@ typedef struct sg_adapter_host {
     void (*deliver)(sg_asock_t *s, const sg_sio_encoded_t *pkt, unsigned flags, void *ud);
     /** Disconnect one local socket (close: also close its connection). */
     void (*disconnect)(sg_asock_t *s, int close, void *ud);
+    /** A socket joined (1) or left (0) an explicit room, by any path (its
+     *  own join, socketsJoin from any node, leaving at disconnect). NULL:
+     *  not told. */
+    void (*membership)(sg_asock_t *s, const char *room, size_t len, int joined, void *ud);
 } sg_adapter_host_t;
 
 /** An answer path back to another node, implemented by the backend. */

@@ -67,6 +67,8 @@ typedef struct sg_eio_upper {
     int (*joined)(sg_session_t *s);
     /** Bytes of per-session state it keeps in the upper area. */
     size_t size;
+    /** The session moved to WebSocket (may be NULL). */
+    void (*upgraded)(sg_session_t *s);
 } sg_eio_upper_t;
 
 /** The engine of one server (embedded in it). */

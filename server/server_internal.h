@@ -55,6 +55,7 @@ struct sg_server {
     int dead_hook;
     sg_backend_t *backend;        /* the cluster backend (registry.h) */
     struct sg_admin *admin;       /* the admin listener (admin.h), or NULL */
+    struct sg_admin_ui *admin_ui; /* @socket.io/admin-ui (admin_ui.h), or NULL */
     double started_at;            /* seconds since the epoch */
     /* drain.c */
     int draining;

@@ -391,6 +391,8 @@ void sg_session_upgraded(sg_session_t *s, struct lws *ws, int fd)
     s->upgrade_deadline = 0;
     sg_session_schedule(s);
     SG_DEBUG(e->cfg, "session %s upgraded to websocket", s->sid);
+    if (e->uppers[s->upper]->upgraded)
+        e->uppers[s->upper]->upgraded(s);
     /* When a close was waiting for the next poll, the queue (DISCONNECT
      * packets, the close packet a WebSocket client ignores) goes out here
      * and the WebSocket closes once it drained: a WebSocket client learns of

@@ -4,6 +4,7 @@
 
 #include "handshake.h"
 #include "json.h"
+#include "admin_ui.h"
 #include "sio_internal.h"
 #include "util.h"
 
@@ -37,7 +38,14 @@ static void host_disconnect(sg_asock_t *a, int close, void *ud)
     sg_socket_disconnect((sg_socket_t *)a, close);
 }
 
-const sg_adapter_host_t sg_socket_adapter_host = {host_deliver, host_disconnect};
+static void host_membership(sg_asock_t *a, const char *room, size_t len, int joined, void *ud)
+{
+    sg_socket_t *s = (sg_socket_t *)a;
+    if (s->nsp->srv->admin_ui)
+        sg_admin_ui__membership(s->nsp->srv->admin_ui, s, room, len, joined);
+}
+
+const sg_adapter_host_t sg_socket_adapter_host = {host_deliver, host_disconnect, host_membership};
 
 int sg_socket__send(sg_socket_t *s, sg_sio_packet_t *p, unsigned flags)
 {

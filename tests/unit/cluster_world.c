@@ -192,7 +192,7 @@ static void host_disconnect(sg_asock_t *s, int close, void *ud)
     ((tsock_t *)s)->removed = 1;
 }
 
-static const sg_adapter_host_t host = {host_deliver, host_disconnect};
+static const sg_adapter_host_t host = {host_deliver, host_disconnect, NULL};
 
 static json_t *host_describe(sg_asock_t *s, void *ud)
 {

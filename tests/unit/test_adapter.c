@@ -52,6 +52,8 @@ struct ctx {
     int nested_done;
     /* Backend calls. */
     int be_broadcast, be_add, be_del, be_disc;
+    /* Membership reports: "+room" / "-room", comma separated. */
+    char members[512];
 };
 
 /* ---- fake host ---- */
@@ -90,7 +92,15 @@ static void host_disconnect(sg_asock_t *as, int close, void *ud)
     }
 }
 
-static const sg_adapter_host_t host = {host_deliver, host_disconnect};
+static void host_membership(sg_asock_t *as, const char *room, size_t len, int joined, void *ud)
+{
+    ctx_t *c = ud;
+    size_t n = strlen(c->members);
+    snprintf(c->members + n, sizeof c->members - n, "%s%c%.*s", n ? "," : "", joined ? '+' : '-',
+             (int)len, room);
+}
+
+static const sg_adapter_host_t host = {host_deliver, host_disconnect, host_membership};
 
 /* ---- fake backend: counts what would go to the other nodes ---- */
 
@@ -350,6 +360,12 @@ static void test_join_leave(void **state)
     assert_string_equal(rooms_of(c, 1, buf), "s1,a");
     assert_int_equal(room_size(c, "a"), 2);
     assert_int_equal(room_size(c, "abc"), 0);
+    /* The host heard of every real change, and of nothing else; leaving
+     * every room when the socket goes counts too. */
+    assert_string_equal(c->members, "+b,+a,+c,-a,+a,+a");
+    c->members[0] = '\0';
+    sg_adapter_remove_socket(c->a, &c->socks[1].a);
+    assert_string_equal(c->members, "-a");
     ctx_free(c);
 }
 
