@@ -7,7 +7,8 @@
  * /socket.io/?EIO=4&transport=websocket).
  *
  *   node node-server.js [--host 127.0.0.1] [--port 3000] [--log-level L]
- *                       [--adapter memory|redis|streams] [--redis-url redis://127.0.0.1:6379]
+ *                       [--adapter memory|redis|sharded|streams] [--redis-url redis://127.0.0.1:6379]
+ *                       [--set subscriptionMode=static|dynamic|dynamic-private] [--set channelPrefix=P]
  *                       [--recovery | --set connectionStateRecovery=true]
  *
  *   "join"      (room, ack)      join room; ack(true)
@@ -21,7 +22,11 @@
  * Prints "listening on http://HOST:PORT" to stderr when ready; exits on
  * SIGTERM/SIGINT. With --adapter redis, broadcasts go through @socket.io/redis-adapter
  * (the counterpart of siogate's --adapter redis); with --adapter streams, through
- * @socket.io/redis-streams-adapter 0.3 with its defaults (siogate's --adapter streams).
+ * @socket.io/redis-streams-adapter 0.3 with its defaults (siogate's --adapter streams); with
+ * --adapter sharded, through createShardedAdapter of @socket.io/redis-adapter (Redis 7 sharded
+ * Pub/Sub; siogate's --adapter sharded, same subscriptionMode and channelPrefix settings).
+ * A redis+cluster://[[user]:password@]host:port,host:port/ URL (siogate's Redis Cluster form)
+ * makes the clients node-redis createCluster() clients with those seeds as rootNodes.
  * --recovery (or siogate's own --set connectionStateRecovery=true) turns on
  * connectionStateRecovery with socket.io's defaults ({}: 2 minutes, skipMiddlewares).
  * Unknown options are ignored so the runner can pass the same command line it gives siogate.
@@ -29,7 +34,8 @@
 const http = require('http');
 const { Server } = require('socket.io');
 
-const opts = { host: '127.0.0.1', port: 3000, adapter: 'memory', redisUrl: 'redis://127.0.0.1:6379', recovery: false };
+const opts = { host: '127.0.0.1', port: 3000, adapter: 'memory', redisUrl: 'redis://127.0.0.1:6379', recovery: false,
+  sharded: {} };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--host') opts.host = argv[++i];
@@ -40,7 +46,28 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === '--set' && argv[i + 1] === 'connectionStateRecovery=true') {
     opts.recovery = true;
     i++;
+  } else if (argv[i] === '--set' && /^(subscriptionMode|channelPrefix)=/.test(argv[i + 1] || '')) {
+    const [k, v] = argv[++i].split(/=(.*)/s);
+    opts.sharded[k] = v;
   }
+}
+
+/* A node-redis v4 client for opts.redisUrl: createCluster() for redis+cluster://, else createClient(). */
+function redisClient() {
+  const redis = require('redis');
+  const m = /^redis\+cluster:\/\/(?:([^@/]*)@)?([^/]+)\/?$/.exec(opts.redisUrl);
+  if (!m) return redis.createClient({ url: opts.redisUrl });
+  const defaults = {};
+  if (m[1]) {
+    const i = m[1].indexOf(':');
+    if (i < 0) defaults.username = decodeURIComponent(m[1]);
+    else {
+      if (i > 0) defaults.username = decodeURIComponent(m[1].slice(0, i));
+      defaults.password = decodeURIComponent(m[1].slice(i + 1));
+    }
+  }
+  const rootNodes = m[2].split(',').map((hp) => ({ url: `redis://${hp}` }));
+  return redis.createCluster({ rootNodes, defaults });
 }
 
 const httpServer = http.createServer();
@@ -72,6 +99,13 @@ async function main() {
     const sub = pub.duplicate();
     await Promise.all([pub.connect(), sub.connect()]);
     io.adapter(createAdapter(pub, sub));
+  } else if (opts.adapter === 'sharded') {
+    const { createShardedAdapter } = require('@socket.io/redis-adapter');
+    const pub = redisClient();
+    const sub = pub.duplicate();
+    for (const c of [pub, sub]) c.on('error', (e) => process.stderr.write(`node-server: redis: ${e.message}\n`));
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createShardedAdapter(pub, sub, opts.sharded));
   } else if (opts.adapter === 'streams') {
     const { createClient } = require('redis');
     const { createAdapter } = require('@socket.io/redis-streams-adapter');
