@@ -15,11 +15,12 @@ top=$PWD
 # chromium runs the demo page, redis-server (also as Redis Cluster nodes),
 # redis-sentinel and nginx for the cluster tests,
 # valgrind for the valgrind_* memcheck entries, see tests/valgrind/;
-# prometheus for promtool, which checks /metrics).
+# prometheus for promtool, which checks /metrics; openssl makes the
+# throw-away certificates of tls.test.js).
 packages=(build-essential cmake pkg-config
           libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
           libmsgpack-dev libjansson-dev libcmocka-dev)
-test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind prometheus)
+test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind prometheus openssl)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

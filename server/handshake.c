@@ -39,6 +39,8 @@ char *sg_handshake_capture(const sg_config_t *cfg, struct lws *wsi)
     lws_get_peer_simple(wsi, addr, sizeof(addr));
     sg_sbuf_putc(&sb, 'A');
     put_str(&sb, addr);
+    if (lws_is_ssl(wsi))
+        sg_sbuf_putc(&sb, 'S'); /* over TLS: handshake.secure */
     if (sg_http_header(wsi, WSI_TOKEN_GET_URI, val, sizeof(val)) < 0 &&
         sg_http_header(wsi, WSI_TOKEN_POST_URI, val, sizeof(val)) < 0)
         val[0] = '\0';
@@ -118,7 +120,7 @@ json_t *sg_handshake_json(const char *blob)
 {
     json_t *hs = json_object(), *headers = json_object(), *query = json_object();
     const char *addr = "", *url = "";
-    int xdomain = 0;
+    int xdomain = 0, secure = 0;
     uint64_t issued = 0;
     if (!blob)
         goto done;
@@ -127,7 +129,9 @@ json_t *sg_handshake_json(const char *blob)
     const char *p = blob + 8;
     while (*p) {
         char type = *p++;
-        if (type == 'A' || type == 'U') {
+        if (type == 'S') {
+            secure = 1;
+        } else if (type == 'A' || type == 'U') {
             *(type == 'A' ? &addr : &url) = p;
             p += strlen(p) + 1;
         } else if (type == 'H') {
@@ -156,7 +160,7 @@ done:;
     json_object_set_new(hs, "time", json_string(tbuf));
     json_object_set_new(hs, "address", json_string(addr));
     json_object_set_new(hs, "xdomain", json_boolean(xdomain));
-    json_object_set_new(hs, "secure", json_false());
+    json_object_set_new(hs, "secure", json_boolean(secure));
     json_object_set_new(hs, "issued", json_integer((json_int_t)issued));
     json_object_set_new(hs, "url", json_string(url));
     json_object_set_new(hs, "query", query);

@@ -157,8 +157,12 @@ static void accept_one(sg_listener_t *l, int fd)
     episode_over(l);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    /* lws takes the descriptor, or closes it when it cannot. */
-    lws_adopt_socket_vhost(l->vhost, fd);
+    /* lws takes the descriptor, or closes it when it cannot. ALLOW_SSL:
+     * TLS when the vhost has a certificate (tlsCert/tlsKey, loop.c), plain
+     * HTTP otherwise -- what lws_adopt_socket_vhost() does, said out loud. */
+    lws_sock_file_fd_type desc = {.sockfd = fd};
+    lws_adopt_descriptor_vhost(l->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL,
+                               desc, NULL, NULL);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)

@@ -69,6 +69,38 @@ static int park_tail(sg_session_t *s, struct lws *wsi, const unsigned char *h, s
     return 0;
 }
 
+/* Over TLS (tlsCert/tlsKey) the bytes must go through OpenSSL, not
+ * sendmsg: the frames (up to the flush budget) are copied into one buffer
+ * and handed to lws, which encrypts them and keeps what the socket does not
+ * take until POLLOUT -- as park_tail does. Encryption copies the bytes
+ * anyway, so the copy here adds little. */
+static int flush_tls(sg_session_t *s, struct lws *wsi)
+{
+    sg_sbuf_t *wb = &((sg_ws_out_t *)s->eng->tr_state[SG_TR_WEBSOCKET])->wbuf;
+    wb->len = 0;
+    /* lws may use LWS_PRE bytes in front of what it is given */
+    unsigned char pre[LWS_PRE] = {0};
+    sg_sbuf_append(wb, pre, LWS_PRE);
+    sg_buf_t *b;
+    while (wb->len < LWS_PRE + SG_WS_FLUSH_MAX && (b = sg_outq_pop(&s->q))) {
+        unsigned char h[10];
+        sg_sbuf_append(wb, h, frame_header(h, b->len, (b->flags & SG_BUF_BINARY) != 0));
+        sg_sbuf_append(wb, b->data, b->len);
+        s->eng->stats->queue_bytes -= b->len;
+        sg_buf_unref(b);
+    }
+    if (wb->len > LWS_PRE &&
+        lws_write(wsi, (unsigned char *)sg_sbuf_data(wb) + LWS_PRE, wb->len - LWS_PRE,
+                  LWS_WRITE_RAW) < 0)
+        return -1;
+    s->ws_parked = (uint8_t)lws_partial_buffered(wsi);
+    if (s->ws_parked || !sg_outq_empty(&s->q))
+        lws_callback_on_writable(wsi);
+    else
+        sg_session_drained(s);
+    return 0;
+}
+
 /* Write queued frames straight from the shared buffers with sendmsg: the
  * payload bytes of a broadcast are never copied per recipient. Only the
  * 2-10 byte header is built per frame. */
@@ -79,6 +111,8 @@ static int flush(sg_session_t *s, struct lws *wsi)
         lws_callback_on_writable(wsi);
         return 0;
     }
+    if (lws_is_ssl(wsi))
+        return flush_tls(s, wsi);
     int fd = s->fd;
     size_t budget = SG_WS_FLUSH_MAX;
     while (!sg_outq_empty(&s->q) && budget) {
