@@ -17,8 +17,11 @@
 #define MAX_SESSIONS 256
 #define SESSION_LEN 16
 
+typedef struct sg_admin_ui sg_admin_ui_t;
+
 struct sg_admin_ui {
     sg_server_t *srv;
+    sg_observer_t obs;
     sg_nsp_t *nsp;
     char *user, *hash;
     char sessions[MAX_SESSIONS][SESSION_LEN + 1];
@@ -352,15 +355,16 @@ static void on_any_disconnect(sg_socket_t *s, const char *reason, void *ud)
     emit(ui, "socket_disconnected", 4, v);
 }
 
-void sg_admin_ui__nsp_added(sg_admin_ui_t *ui, sg_nsp_t *nsp)
+static void on_nsp_added(void *ud, sg_nsp_t *nsp)
 {
+    sg_admin_ui_t *ui = ud;
     sg_nsp_on_connection(nsp, on_any_connection, ui);
     sg_nsp_on_disconnect(nsp, on_any_disconnect, ui);
 }
 
-void sg_admin_ui__membership(sg_admin_ui_t *ui, sg_socket_t *s, const char *room, size_t len,
-                             int joined)
+static void on_membership(void *ud, sg_socket_t *s, const char *room, size_t len, int joined)
 {
+    sg_admin_ui_t *ui = ud;
     if (!watched(ui) || s->nsp == ui->nsp)
         return;
     json_t *v[4] = {json_string(s->nsp->name), json_stringn(room, len), json_string(s->id),
@@ -370,8 +374,9 @@ void sg_admin_ui__membership(sg_admin_ui_t *ui, sg_socket_t *s, const char *room
     emit(ui, joined ? "room_joined" : "room_left", 4, v);
 }
 
-void sg_admin_ui__event(sg_admin_ui_t *ui, sg_socket_t *s, const sg_sio_packet_t *pkt)
+static void on_event(void *ud, sg_socket_t *s, const sg_sio_packet_t *pkt)
 {
+    sg_admin_ui_t *ui = ud;
     if (!watched(ui) || s->nsp == ui->nsp)
         return;
     sg_data_t *d = sg_data_new();
@@ -385,8 +390,9 @@ void sg_admin_ui__event(sg_admin_ui_t *ui, sg_socket_t *s, const sg_sio_packet_t
     sg_data_free(d);
 }
 
-void sg_admin_ui__upgraded(sg_admin_ui_t *ui, sg_session_t *sess)
+static void on_upgraded(void *ud, sg_session_t *sess)
 {
+    sg_admin_ui_t *ui = ud;
     if (!watched(ui) || sess->upper != 0)
         return;
     for (sg_socket_t *s = sg_client_of(sess)->sockets; s; s = s->next_in_session) {
@@ -446,8 +452,24 @@ static void on_stats(uv_timer_t *t)
 
 /* ---- life ---- */
 
-int sg_admin_ui_new(sg_server_t *srv, sg_admin_ui_t **out, char *err, size_t errlen)
+static void on_timer_closed(uv_handle_t *h)
 {
+    sg_admin_ui_t *ui = h->data;
+    sg_free(ui->user);
+    sg_free(ui->hash);
+    sg_free(ui);
+}
+
+static void on_stop(void *ud)
+{
+    sg_admin_ui_t *ui = ud;
+    uv_close((uv_handle_t *)&ui->timer, on_timer_closed);
+}
+
+int sg_admin_ui_install(sg_server_t *srv, char *err, size_t errlen)
+{
+    if (!srv->cfg.admin_ui)
+        return 0;
     const char *h = srv->cfg.admin_ui_password_hash;
     if (!h || strlen(h) != 60 || h[0] != '$' || h[1] != '2' || !strchr("aby", h[2]) ||
         h[3] != '$') {
@@ -471,25 +493,11 @@ int sg_admin_ui_new(sg_server_t *srv, sg_admin_ui_t **out, char *err, size_t err
     sg_nsp_on(ui->nsp, "leave", on_join_leave, ui);
     sg_nsp_on(ui->nsp, "_disconnect", on_disconnect_req, ui);
     for (sg_nsp_t *n = srv->nsps; n; n = n->next)
-        sg_admin_ui__nsp_added(ui, n);
+        on_nsp_added(ui, n);
     uv_timer_init(srv->loop, &ui->timer);
     ui->timer.data = ui;
     uv_timer_start(&ui->timer, on_stats, STATS_MS, STATS_MS);
-    *out = ui;
+    ui->obs = (sg_observer_t){on_nsp_added, on_membership, on_event, on_upgraded, on_stop, ui};
+    srv->observer = &ui->obs;
     return 0;
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    sg_admin_ui_t *ui = h->data;
-    sg_free(ui->user);
-    sg_free(ui->hash);
-    sg_free(ui);
-}
-
-void sg_admin_ui_free(sg_admin_ui_t *ui)
-{
-    if (!ui)
-        return;
-    uv_close((uv_handle_t *)&ui->timer, on_timer_closed);
 }

@@ -25,20 +25,8 @@
 
 #include "sio_internal.h"
 
-typedef struct sg_admin_ui sg_admin_ui_t;
-
-/** Install on srv (cfg.admin_ui): 0, or SG_EINVAL with err filled (no or a
- *  malformed password hash). */
-int sg_admin_ui_new(sg_server_t *srv, sg_admin_ui_t **out, char *err, size_t errlen);
-/** Stop the stats timer and forget the sessions (the namespace goes with
- *  the server). NULL is a no-op. */
-void sg_admin_ui_free(sg_admin_ui_t *ui);
-
-/* Hooks the server calls while an admin UI is installed. */
-void sg_admin_ui__nsp_added(sg_admin_ui_t *ui, sg_nsp_t *nsp);
-void sg_admin_ui__membership(sg_admin_ui_t *ui, sg_socket_t *s, const char *room, size_t len,
-                             int joined);
-void sg_admin_ui__event(sg_admin_ui_t *ui, sg_socket_t *s, const sg_sio_packet_t *pkt);
-void sg_admin_ui__upgraded(sg_admin_ui_t *ui, sg_session_t *sess);
+/* The entry point, sg_admin_ui_install, is public: see siogate.h. The admin
+ * UI registers itself as the server's observer (observe.h), so nothing in
+ * the Socket.IO layer calls it by name. */
 
 #endif

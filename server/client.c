@@ -6,7 +6,6 @@
 
 #include "json.h"
 #include "log.h"
-#include "admin_ui.h"
 #include "sio_internal.h"
 #include "util.h"
 
@@ -160,8 +159,9 @@ static void on_event(sg_socket_t *s, sg_sio_packet_t *pkt)
     if (!h)
         h = s->nsp->any;
     s->nsp->srv->stats.events_in++;
-    if (s->nsp->srv->admin_ui)
-        sg_admin_ui__event(s->nsp->srv->admin_ui, s, pkt);
+    const sg_observer_t *o = s->nsp->srv->observer;
+    if (o && o->event)
+        o->event(o->ud, s, pkt);
     if (!h)
         return;
     sg_data_t *args = sg_data__from_packet(pkt, 1);
@@ -280,8 +280,8 @@ static int joined(sg_session_t *sess)
 static void upgraded(sg_session_t *sess)
 {
     sg_server_t *srv = sess->eng->owner;
-    if (srv->admin_ui)
-        sg_admin_ui__upgraded(srv->admin_ui, sess);
+    if (srv->observer && srv->observer->upgraded)
+        srv->observer->upgraded(srv->observer->ud, sess);
 }
 
 const sg_eio_upper_t sg_client_upper = {on_message, on_close, on_release, joined,

@@ -16,7 +16,7 @@ static void drain_end(sg_server_t *srv)
     if (uv_is_active((uv_handle_t *)&srv->drain_timer))
         uv_timer_stop(&srv->drain_timer);
     uv_close((uv_handle_t *)&srv->drain_timer, on_closed);
-    sg_server_stop(srv);
+    srv->drained(srv);
 }
 
 /* Close what the elapsed share of the window asks for: after t of T ms,
@@ -47,10 +47,11 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-void sg_drain_signal(sg_server_t *srv, const char *name)
+void sg_drain_signal(sg_server_t *srv, const char *name, void (*stop)(sg_server_t *))
 {
     if (srv->stopping)
         return;
+    srv->drained = stop;
     size_t n = sg_map_count(srv->engine.sessions);
     if (srv->draining || !srv->cfg.drain_seconds || n == 0) {
         SG_INFO(&srv->cfg, "received %s, shutting down%s", name,
@@ -58,7 +59,7 @@ void sg_drain_signal(sg_server_t *srv, const char *name)
         if (srv->draining)
             drain_end(srv);
         else
-            sg_server_stop(srv);
+            stop(srv);
         return;
     }
     srv->draining = 1;

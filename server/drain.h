@@ -12,8 +12,9 @@
 
 struct sg_server;
 
-/** A signal arrived: begin draining, or stop when there is nothing to
- *  drain, drainSeconds is 0, or a drain is already under way. */
-void sg_drain_signal(struct sg_server *srv, const char *name);
+/** A signal arrived: begin draining, or call stop(srv) now when there is
+ *  nothing to drain, drainSeconds is 0, or a drain is already under way;
+ *  a drain calls stop(srv) when it ends. */
+void sg_drain_signal(struct sg_server *srv, const char *name, void (*stop)(struct sg_server *));
 
 #endif

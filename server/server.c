@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "admin.h"
-#include "admin_ui.h"
 #include "drain.h"
 #include "echo.h"
 #include "polling.h"
@@ -44,8 +43,8 @@ sg_nsp_t *sg_server_of(sg_server_t *srv, const char *name)
     nsp->adapter =
         sg_backend_adapter(srv->backend, name, &sg_socket_adapter_host, &sg_cluster_host, nsp);
     sg_adapter_set_max_rooms(nsp->adapter, srv->cfg.max_rooms_per_socket);
-    if (srv->admin_ui)
-        sg_admin_ui__nsp_added(srv->admin_ui, nsp);
+    if (srv->observer && srv->observer->nsp_added)
+        srv->observer->nsp_added(srv->observer->ud, nsp);
     return nsp;
 }
 
@@ -99,10 +98,6 @@ sg_server_t *sg_server_new(const sg_config_t *cfg, uv_loop_t *loop, char *err, s
     }
     wire(srv);
     sg_server_of(srv, "/");
-    if (srv->cfg.admin_ui && sg_admin_ui_new(srv, &srv->admin_ui, err, errlen) != 0) {
-        sg_server_free(srv);
-        return NULL;
-    }
     /* Extra namespaces from the configuration: "a,b" or "/a,/b". */
     if (srv->cfg.namespaces && *srv->cfg.namespaces) {
         char *list = sg_strdup(srv->cfg.namespaces), *save = NULL;
@@ -150,7 +145,7 @@ int sg_server_start(sg_server_t *srv)
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-    sg_drain_signal(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+    sg_drain_signal(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM", sg_server_stop);
 }
 
 int sg_server_run(sg_server_t *srv, int handle_signals)
@@ -175,8 +170,9 @@ void sg_server_stop(sg_server_t *srv)
     srv->stopping = 1;
     sg_admin_stop(srv->admin);
     srv->admin = NULL;
-    sg_admin_ui_free(srv->admin_ui);
-    srv->admin_ui = NULL;
+    if (srv->observer && srv->observer->stop)
+        srv->observer->stop(srv->observer->ud);
+    srv->observer = NULL;
     sg_listen__close(&srv->listener);
     sg_engine_stop(&srv->engine, "server shutting down");
     /* Nothing may wait for a deadline now: whoever awaits an answer gets

@@ -14,6 +14,7 @@
 #include "listen.h"
 #include "log.h"
 #include "map.h"
+#include "observe.h"
 #include "registry.h"
 #include "siogate.h"
 #include "stats.h"
@@ -55,10 +56,11 @@ struct sg_server {
     int dead_hook;
     sg_backend_t *backend;        /* the cluster backend (registry.h) */
     struct sg_admin *admin;       /* the admin listener (admin.h), or NULL */
-    struct sg_admin_ui *admin_ui; /* @socket.io/admin-ui (admin_ui.h), or NULL */
+    const sg_observer_t *observer; /* who watches the Socket.IO layer (observe.h), or NULL */
     double started_at;            /* seconds since the epoch */
     /* drain.c */
     int draining;
+    void (*drained)(sg_server_t *srv); /* what ends the drain */
     uv_timer_t drain_timer;
     uint64_t drain_start;
     size_t drain_total, drain_closed;

@@ -4,7 +4,6 @@
 
 #include "handshake.h"
 #include "json.h"
-#include "admin_ui.h"
 #include "sio_internal.h"
 #include "util.h"
 
@@ -41,8 +40,9 @@ static void host_disconnect(sg_asock_t *a, int close, void *ud)
 static void host_membership(sg_asock_t *a, const char *room, size_t len, int joined, void *ud)
 {
     sg_socket_t *s = (sg_socket_t *)a;
-    if (s->nsp->srv->admin_ui)
-        sg_admin_ui__membership(s->nsp->srv->admin_ui, s, room, len, joined);
+    const sg_observer_t *o = s->nsp->srv->observer;
+    if (o && o->membership)
+        o->membership(o->ud, s, room, len, joined);
 }
 
 const sg_adapter_host_t sg_socket_adapter_host = {host_deliver, host_disconnect, host_membership};
