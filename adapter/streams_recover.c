@@ -19,7 +19,18 @@
  * (Node reads without COUNT, up to 100 times: one reconnect after a long
  * outage can pull the whole stream into memory several times). The stream
  * holds about maxLen entries, so the bound only cuts a restore racing a
- * flood of new entries; such a session is restored with what was read. */
+ * flood of new entries; such a session is restored with what was read.
+ *
+ * The seam with live delivery (where Node's adapter loses or repeats a
+ * packet, its code says so): the stream's reader delivers on its own
+ * connection while the restore reads, and the socket joins its rooms when
+ * the restore ends. So at the end the read is lined up with the last entry
+ * the reader has delivered (R): entries read past R are dropped from the
+ * replay (the reader delivers them once the socket is in its rooms, which
+ * happens in the same loop turn), and when the reader is already past what
+ * was read the stream is read on until it is caught up. Without the
+ * middleware (skipMiddlewares, the default) no packet is then lost or
+ * delivered twice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +41,7 @@
 #include "json_msgpack.h"
 #include "recovery.h"
 #include "streams_internal.h"
+#include "streams_reader.h"
 #include "util.h"
 
 #define RESTORE_PAGE 1000
@@ -116,8 +128,10 @@ typedef struct restore {
     int offset_found;
     json_t *session;   /* {sid, pid, rooms, data} */
     sg_adapter_missed_t *missed;
+    char (*ids)[64]; /* the entry id of each missed packet */
     size_t nmissed, cap;
     size_t scanned;
+    unsigned catchups; /* extra reads to reach the reader */
 } restore_t;
 
 static void restore_finish(restore_t *r, int ok)
@@ -138,6 +152,7 @@ static void restore_finish(restore_t *r, int ok)
         sg_free(r->missed[i].bins);
     }
     sg_free(r->missed);
+    sg_free(r->ids);
     json_decref(r->session);
     sg_free(r->stream);
     sg_free(r->nsp);
@@ -201,9 +216,11 @@ static void consider(restore_t *r, const redisReply *id, const redisReply *fv)
             if (r->nmissed == r->cap) {
                 r->cap = r->cap ? r->cap * 2 : 16;
                 r->missed = sg_realloc(r->missed, r->cap * sizeof(*r->missed));
+                r->ids = sg_realloc(r->ids, r->cap * sizeof(*r->ids));
             }
             json_t *copy = json_copy(pdata);
             json_array_append_new(copy, json_stringn(id->str, id->len));
+            snprintf(r->ids[r->nmissed], sizeof r->ids[0], "%.*s", (int)id->len, id->str);
             r->missed[r->nmissed++] = (sg_adapter_missed_t){copy, bins, nbins};
             bins = NULL;
             nbins = 0;
@@ -212,6 +229,44 @@ static void consider(restore_t *r, const redisReply *id, const redisReply *fv)
     }
     json_decref(msg);
     sg_bufs_free(bins, nbins);
+}
+
+/* Stream ids compared as Redis does: milliseconds, then sequence. */
+static int id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0,
+                       bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
+    return as < bs ? -1 : as > bs;
+}
+
+#define MAX_CATCHUPS 16
+
+/* The read reached the end of the stream: line it up with the reader (see
+ * the top of the file). 1 when the restore may finish now, 0 when it reads
+ * on. */
+static int line_up(restore_t *r)
+{
+    sg_sreader_t *rd = sg_map_get(r->s->readers, r->stream, strlen(r->stream));
+    const char *R = rd ? sg_sreader_offset(rd) : "";
+    if (!*R || !sg_streams_is_id(R, strlen(R)))
+        return 1;
+    if (id_cmp(r->offset, R) < 0 && r->catchups < MAX_CATCHUPS) {
+        r->catchups++; /* the reader delivered entries this read has not seen */
+        page(r);
+        return 0;
+    }
+    while (r->nmissed && id_cmp(r->ids[r->nmissed - 1], R) > 0) {
+        sg_adapter_missed_t *m = &r->missed[--r->nmissed]; /* the reader brings it */
+        json_decref(m->data);
+        for (size_t k = 0; k < m->nbins; k++)
+            sg_buf_unref(m->bins[k]);
+        sg_free(m->bins);
+    }
+    return 1;
 }
 
 static void on_page(void *ud, const redisReply *rep)
@@ -233,10 +288,12 @@ static void on_page(void *ud, const redisReply *rep)
         r->offset[e->element[0]->len] = '\0';
     }
     r->scanned += rep->elements;
-    if (rep->elements < RESTORE_PAGE || r->scanned >= 2 * (size_t)r->s->o.max_len + RESTORE_PAGE)
-        restore_finish(r, 1);
-    else
+    if (rep->elements < RESTORE_PAGE || r->scanned >= 2 * (size_t)r->s->o.max_len + RESTORE_PAGE) {
+        if (line_up(r))
+            restore_finish(r, 1);
+    } else {
         page(r);
+    }
 }
 
 static void page(restore_t *r)
