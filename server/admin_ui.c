@@ -225,11 +225,10 @@ static void on_join_leave(sg_socket_t *s, const char *ev, sg_data_t *args, sg_ac
     if (!nsp || !json_is_string(room))
         return;
     sg_bcast_t *b = filtered(nsp, sg_data_get(args, 2));
-    if (!strcmp(ev, "join"))
+    if (!strcmp(ev, "join")) /* each consumes b */
         sg_bcast_sockets_join_n(b, json_string_value(room), json_string_length(room));
     else
         sg_bcast_sockets_leave_n(b, json_string_value(room), json_string_length(room));
-    sg_bcast_free(b);
 }
 
 /* _disconnect(nsp, close, filter) */
@@ -310,9 +309,10 @@ static void on_admin_connection(sg_socket_t *s, void *ud)
         sg_data_free(d);
     }
     sg_data_t *d = sg_data_new();
-    sg_data_push(d, json_pack("{s:[s,s,s,s,s,s,s,s,s]}", "supportedFeatures", "emit", "join",
-                              "leave", "disconnect", "mjoin", "mleave", "mdisconnect",
-                              "aggregatedEvents", "allEvents"));
+    /* the Feature enum of admin-ui's typed-events (the UI tests these names) */
+    sg_data_push(d, json_pack("{s:[s,s,s,s,s,s,s,s,s]}", "supportedFeatures", "EMIT", "JOIN",
+                              "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT",
+                              "AGGREGATED_EVENTS", "ALL_EVENTS"));
     sg_socket_emit(s, "config", d);
     sg_data_free(d);
     gather_t *g = sg_calloc(1, sizeof(*g));
@@ -343,6 +343,9 @@ static void on_any_connection(sg_socket_t *s, void *ud)
         return;
     json_t *v[2] = {serialize(s), now_iso()};
     emit(ui, "socket_connected", 2, v);
+    /* Node's adapter reports the socket's own room too */
+    json_t *r[4] = {json_string(s->nsp->name), json_string(s->id), json_string(s->id), now_iso()};
+    emit(ui, "room_joined", 4, r);
 }
 
 static void on_any_disconnect(sg_socket_t *s, const char *reason, void *ud)
@@ -353,6 +356,8 @@ static void on_any_disconnect(sg_socket_t *s, const char *reason, void *ud)
     json_t *v[4] = {json_string(s->nsp->name), json_string(s->id), json_string(reason),
                     now_iso()};
     emit(ui, "socket_disconnected", 4, v);
+    json_t *r[4] = {json_string(s->nsp->name), json_string(s->id), json_string(s->id), now_iso()};
+    emit(ui, "room_left", 4, r);
 }
 
 static void on_nsp_added(void *ud, sg_nsp_t *nsp)

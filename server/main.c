@@ -22,15 +22,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "siogate: %s\n", err);
         return 1;
     }
-    if (sg_admin_ui_install(srv, err, sizeof(err)) != 0) {
-        fprintf(stderr, "siogate: %s\n", err);
-        sg_server_free(srv);
-        return 1;
-    }
     if (sg_apps_install(srv, sg_server_config(srv)->app) != 0) {
         fprintf(stderr, "siogate: unknown app '%s'\n", sg_server_config(srv)->app);
         sg_server_free(srv);
         return 2;
+    }
+    /* After the app: the app's handlers are for its namespaces, not /admin. */
+    if (sg_admin_ui_install(srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "siogate: %s\n", err);
+        sg_server_free(srv);
+        return 1;
     }
     if (sg_server_start(srv) != 0) {
         sg_server_free(srv);

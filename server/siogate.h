@@ -291,8 +291,10 @@ int sg_bcast_fetch_sockets_cluster(sg_bcast_t *b, sg_cluster_cb cb, void *ud);
 
 /** When srv's configuration has adminUi set (no-op otherwise), serve the
  *  /admin namespace of @socket.io/admin-ui 0.5.1 (see admin_ui.h). Call once,
- *  after sg_server_new and before sg_server_start. 0, or SG_EINVAL with err
- *  filled (adminUiPasswordHash missing or not a bcrypt hash). */
+ *  after the application installed its handlers (so that one applied to
+ *  every namespace does not land on /admin) and before sg_server_start. 0, or
+ *  SG_EINVAL with err filled (adminUiPasswordHash missing or not a bcrypt
+ *  hash). */
 int sg_admin_ui_install(sg_server_t *srv, char *err, size_t errlen);
 
 /* ---- built-in applications (server/apps) ---- */
