@@ -16,11 +16,13 @@ top=$PWD
 # redis-sentinel and nginx for the cluster tests,
 # valgrind for the valgrind_* memcheck entries, see tests/valgrind/;
 # prometheus for promtool, which checks /metrics; openssl makes the
-# throw-away certificates of tls.test.js).
+# throw-away certificates of tls.test.js; file lets CPack run dpkg-shlibdeps
+# and systemd has systemd-analyze, both for tests/install).
 packages=(build-essential cmake pkg-config
           libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
           libmsgpack-dev libjansson-dev libcmocka-dev)
-test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind prometheus openssl)
+test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind prometheus openssl
+               file systemd)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

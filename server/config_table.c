@@ -10,17 +10,9 @@
 
 #include <ctype.h>
 
-/* The build may bake in where the client bundle and static files live. */
-#ifdef SG_DEFAULT_CLIENT_DIR
-#define SG_CLIENT_DIR_DEFAULT SG_DEFAULT_CLIENT_DIR
-#else
-#define SG_CLIENT_DIR_DEFAULT ""
-#endif
-#ifdef SG_DEFAULT_STATIC_DIR
-#define SG_STATIC_DIR_DEFAULT SG_DEFAULT_STATIC_DIR
-#else
-#define SG_STATIC_DIR_DEFAULT ""
-#endif
+/* clientDir and staticDir default to the install prefix's share/siogate (or
+ * the build tree's), found at load time: paths.c. */
+#include "paths.h"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const apps[] = {"chat", "testkit", "conformance", "none", NULL};
@@ -95,11 +87,11 @@ const sg_cfg_row_t sg_config__rows[] = {
     {"serveClient", "SIOGATE_SERVE_CLIENT", CT_BOOL, ST_INT, OFF(serve_client), 0, 1, "true", NULL,
      NULL, 0, "Serve the Socket.IO client bundle under the endpoint path."},
     {"clientDir", "SIOGATE_CLIENT_DIR", CT_STRING, ST_STR, OFF(client_dir), 0, 4096,
-     SG_CLIENT_DIR_DEFAULT, NULL, NULL, CF_BUILD,
-     "Directory holding socket.io.min.js etc.; the default is set at build time."},
+     sg_paths_client_dir, NULL, NULL, CF_BUILD,
+     "Directory holding socket.io.min.js etc.; default: <prefix>/share/siogate/client."},
     {"staticDir", "SIOGATE_STATIC_DIR", CT_STRING, ST_STR, OFF(static_dir), 0, 4096,
-     SG_STATIC_DIR_DEFAULT, NULL, NULL, CF_BUILD,
-     "Directory served at '/' (empty = none); the default is set at build time."},
+     sg_paths_static_dir, NULL, NULL, CF_BUILD,
+     "Directory served at '/' (empty = none); default: <prefix>/share/siogate/www."},
     {"outqHardLimit", "SIOGATE_OUTQ_HARD_LIMIT", CT_SIZE, ST_SIZE, OFF(outq_hard_limit), KB,
      64 * GB, "32mb", NULL, NULL, 0, "Bytes queued for one client past which it is closed."},
     {"outqSoftLimit", "SIOGATE_OUTQ_SOFT_LIMIT", CT_SIZE, ST_SIZE, OFF(outq_soft_limit), KB,
