@@ -25,12 +25,15 @@
  * packet, its code says so): the stream's reader delivers on its own
  * connection while the restore reads, and the socket joins its rooms when
  * the restore ends. So at the end the read is lined up with the last entry
- * the reader has delivered (R): entries read past R are dropped from the
- * replay (the reader delivers them once the socket is in its rooms, which
- * happens in the same loop turn), and when the reader is already past what
- * was read the stream is read on until it is caught up. Without the
- * middleware (skipMiddlewares, the default) no packet is then lost or
- * delivered twice. */
+ * the reader has delivered (R): entries of other nodes read past R are
+ * dropped from the replay (the reader delivers them once the socket is in
+ * its rooms, which happens in the same loop turn), and when the reader is
+ * already past what was read the stream is read on until it is caught up.
+ * This node's own entries are never dropped: the reader skips them, and
+ * they were delivered here when their XADD was answered, which on this same
+ * connection came before the answer that read them. Without the middleware
+ * (skipMiddlewares, the default) no packet is then lost or delivered
+ * twice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +132,8 @@ typedef struct restore {
     json_t *session;   /* {sid, pid, rooms, data} */
     sg_adapter_missed_t *missed;
     char (*ids)[64]; /* the entry id of each missed packet */
+    uint8_t *own;    /* ... and whether this node wrote it */
+    char uid[SG_CLUSTER_ID_LEN + 1]; /* this node's uid in the namespace */
     size_t nmissed, cap;
     size_t scanned;
     unsigned catchups; /* extra reads to reach the reader */
@@ -153,6 +158,7 @@ static void restore_finish(restore_t *r, int ok)
     }
     sg_free(r->missed);
     sg_free(r->ids);
+    sg_free(r->own);
     json_decref(r->session);
     sg_free(r->stream);
     sg_free(r->nsp);
@@ -217,7 +223,10 @@ static void consider(restore_t *r, const redisReply *id, const redisReply *fv)
                 r->cap = r->cap ? r->cap * 2 : 16;
                 r->missed = sg_realloc(r->missed, r->cap * sizeof(*r->missed));
                 r->ids = sg_realloc(r->ids, r->cap * sizeof(*r->ids));
+                r->own = sg_realloc(r->own, r->cap * sizeof(*r->own));
             }
+            r->own[r->nmissed] = uid->len == SG_CLUSTER_ID_LEN &&
+                                 !memcmp(uid->str, r->uid, SG_CLUSTER_ID_LEN);
             json_t *copy = json_copy(pdata);
             json_array_append_new(copy, json_stringn(id->str, id->len));
             snprintf(r->ids[r->nmissed], sizeof r->ids[0], "%.*s", (int)id->len, id->str);
@@ -259,13 +268,21 @@ static int line_up(restore_t *r)
         page(r);
         return 0;
     }
-    while (r->nmissed && id_cmp(r->ids[r->nmissed - 1], R) > 0) {
-        sg_adapter_missed_t *m = &r->missed[--r->nmissed]; /* the reader brings it */
-        json_decref(m->data);
+    size_t keep = 0;
+    for (size_t i = 0; i < r->nmissed; i++) {
+        sg_adapter_missed_t *m = &r->missed[i];
+        if (r->own[i] || id_cmp(r->ids[i], R) <= 0) {
+            r->missed[keep] = *m;
+            memcpy(r->ids[keep], r->ids[i], sizeof r->ids[0]);
+            r->own[keep++] = r->own[i];
+            continue;
+        }
+        json_decref(m->data); /* the reader brings it */
         for (size_t k = 0; k < m->nbins; k++)
             sg_buf_unref(m->bins[k]);
         sg_free(m->bins);
     }
+    r->nmissed = keep;
     return 1;
 }
 
@@ -349,6 +366,7 @@ void sg_streams__restore(sg_adapter_t *a, const char *pid, const char *offset,
     r->stream = sg_strdup(ns->stream);
     r->nsp = sg_strdup(ns->nsp);
     r->nsp_len = ns->nsp_len;
+    snprintf(r->uid, sizeof r->uid, "%s", sg_cluster_uid(ns->c));
     snprintf(r->offset, sizeof r->offset, "%s", offset);
     r->cb = cb;
     r->ud = ud;
