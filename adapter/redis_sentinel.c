@@ -77,23 +77,31 @@ static void resolved(sg_rsentinel_t *s, const char *host, int port)
         cb(s->cb_ud, host, port);
 }
 
+/* get-master-addr-by-name's answer [host, port]: 1 with host and *port. */
+static int parse_addr(const redisReply *rep, char host[256], int *port)
+{
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len >= 256)
+        return 0;
+    memcpy(host, rep->element[0]->str, rep->element[0]->len);
+    host[rep->element[0]->len] = '\0';
+    long p = strtol(rep->element[1]->str, NULL, 10);
+    *port = (int)p;
+    return p > 0 && p < 65536;
+}
+
 static void on_addr(void *ud, const redisReply *rep)
 {
     sg_rsentinel_t *s = ud;
     if (!rep || s->closing)
         return; /* on_ask_lost moves on */
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[0]->type == REDIS_REPLY_STRING &&
-        rep->element[1]->type == REDIS_REPLY_STRING && rep->element[0]->len < 256) {
-        char host[256];
-        memcpy(host, rep->element[0]->str, rep->element[0]->len);
-        host[rep->element[0]->len] = '\0';
-        long port = strtol(rep->element[1]->str, NULL, 10);
-        if (port > 0 && port < 65536) {
-            s->good = s->ask_i;
-            resolved(s, host, (int)port);
-            return;
-        }
+    char host[256];
+    int port;
+    if (parse_addr(rep, host, &port)) {
+        s->good = s->ask_i;
+        resolved(s, host, port);
+        return;
     }
     slog(s, 1, "redis sentinel %s:%d: no address for master '%s'", s->hosts[s->ask_i],
          s->ports[s->ask_i], s->master);
@@ -170,16 +178,10 @@ static void on_watch_push(void *ud, const redisReply *rep)
 static void on_watch_addr(void *ud, const redisReply *rep)
 {
     sg_rsentinel_t *s = ud;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[0]->type == REDIS_REPLY_STRING &&
-        rep->element[1]->type == REDIS_REPLY_STRING && rep->element[0]->len < 256) {
-        char host[256];
-        memcpy(host, rep->element[0]->str, rep->element[0]->len);
-        host[rep->element[0]->len] = '\0';
-        long port = strtol(rep->element[1]->str, NULL, 10);
-        if (port > 0 && port < 65536)
-            s->on_master(s->ud, host, (int)port);
-    }
+    char host[256];
+    int port;
+    if (parse_addr(rep, host, &port))
+        s->on_master(s->ud, host, port);
     /* Then follow: the sentinel is now in subscribed mode. */
     const char *argv[2] = {"SUBSCRIBE", "+switch-master"};
     if (s->watch)

@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "cluster.h"
+#include "cluster_redis.h"
 #include "json.h"
 #include "json_msgpack.h"
 #include "map.h"
@@ -66,20 +67,6 @@ static int msgpack_type(json_int_t t)
            t == SG_CLUSTER_BROADCAST_ACK;
 }
 
-typedef struct pending {
-    sg_cluster_published_cb published;
-    sg_cluster_count_cb counted;
-    void *ud;
-} pending_t;
-
-static void on_published(void *ud, const redisReply *rep)
-{
-    pending_t *p = ud;
-    int ok = rep && rep->type == REDIS_REPLY_INTEGER;
-    p->published(p->ud, ok ? 0 : SG_EIO, ok ? "" : NULL);
-    sg_free(p);
-}
-
 static int spublish(shns_t *ns, const char *ch, size_t chlen, const json_t *msg,
                     sg_buf_t *const *bins, size_t nbins, sg_cluster_published_cb cb, void *cb_ud)
 {
@@ -105,16 +92,7 @@ static int spublish(shns_t *ns, const char *ch, size_t chlen, const json_t *msg,
         data = sg_sbuf_data(&sb);
         len = sb.len;
     }
-    const char *argv[3] = {"SPUBLISH", ch, data};
-    size_t lens[3] = {8, chlen, len};
-    pending_t *p = NULL;
-    if (cb) {
-        p = sg_malloc(sizeof(*p));
-        *p = (pending_t){cb, NULL, cb_ud};
-    }
-    int rc = sg_redis_command(ns->r, p ? on_published : NULL, p, 3, argv, lens);
-    if (rc != 0)
-        sg_free(p);
+    int rc = sg_cluster_redis_publish(ns->r, "SPUBLISH", ch, chlen, data, len, cb, cb_ud);
     if (packed)
         msgpack_sbuffer_destroy(&mp);
     else
@@ -188,29 +166,10 @@ static int tp_publish_response(void *tp, const char *requester_uid, const json_t
     return rc;
 }
 
-static void on_shardnumsub(void *ud, const redisReply *rep)
-{
-    pending_t *p = ud;
-    /* [channel, count] */
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[1]->type == REDIS_REPLY_INTEGER && rep->element[1]->integer >= 0)
-        p->counted(p->ud, 0, (size_t)rep->element[1]->integer);
-    else
-        p->counted(p->ud, SG_EIO, 0);
-    sg_free(p);
-}
-
 static int tp_server_count(void *tp, sg_cluster_count_cb cb, void *cb_ud)
 {
     shns_t *ns = tp;
-    const char *argv[3] = {"PUBSUB", "SHARDNUMSUB", ns->main_ch};
-    size_t lens[3] = {6, 11, ns->main_len};
-    pending_t *p = sg_malloc(sizeof(*p));
-    *p = (pending_t){NULL, cb, cb_ud};
-    int rc = sg_redis_command(ns->r, on_shardnumsub, p, 3, argv, lens);
-    if (rc != 0)
-        sg_free(p);
-    return rc;
+    return sg_cluster_redis_count(ns->r, "SHARDNUMSUB", ns->main_ch, ns->main_len, cb, cb_ud);
 }
 
 /* Every channel of the namespace: Node's first-byte rule ('{' is JSON,

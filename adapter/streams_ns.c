@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_redis.h"
 #include "streams_internal.h"
 #include "util.h"
 
@@ -23,21 +24,6 @@ static char *join4(const char *a, const char *b, const char *c, const char *d)
     return s;
 }
 
-/* A reply callback that only reports to a cluster callback. */
-typedef struct pending {
-    sg_cluster_published_cb published;
-    sg_cluster_count_cb counted;
-    void *ud;
-} pending_t;
-
-static void on_published(void *ud, const redisReply *rep)
-{
-    pending_t *p = ud;
-    int ok = rep && rep->type == REDIS_REPLY_INTEGER;
-    p->published(p->ud, ok ? 0 : SG_EIO, ok ? "" : NULL);
-    sg_free(p);
-}
-
 static int publish_channel(sg_sns_t *ns, const char *channel, const json_t *msg,
                            sg_buf_t *const *bins, size_t nbins, sg_cluster_published_cb cb,
                            void *cb_ud)
@@ -45,16 +31,8 @@ static int publish_channel(sg_sns_t *ns, const char *channel, const json_t *msg,
     sg_sbuf_t sb;
     sg_sbuf_init(&sb);
     sg_streams_pack(&sb, msg, bins, nbins);
-    const char *argv[3] = {"PUBLISH", channel, (const char *)sg_sbuf_data(&sb)};
-    size_t lens[3] = {7, strlen(channel), sb.len};
-    pending_t *p = NULL;
-    if (cb) {
-        p = sg_malloc(sizeof(*p));
-        *p = (pending_t){cb, NULL, cb_ud};
-    }
-    int rc = sg_redis_command(ns->s->redis, p ? on_published : NULL, p, 3, argv, lens);
-    if (rc != 0)
-        sg_free(p);
+    int rc = sg_cluster_redis_publish(ns->s->redis, "PUBLISH", channel, strlen(channel),
+                                      sg_sbuf_data(&sb), sb.len, cb, cb_ud);
     sg_sbuf_reset(&sb);
     return rc;
 }
@@ -107,29 +85,11 @@ static int tp_publish_response(void *tp, const char *requester_uid, const json_t
     return rc;
 }
 
-static void on_numsub(void *ud, const redisReply *rep)
-{
-    pending_t *p = ud;
-    /* [channel, count] */
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[1]->type == REDIS_REPLY_INTEGER && rep->element[1]->integer >= 0)
-        p->counted(p->ud, 0, (size_t)rep->element[1]->integer);
-    else
-        p->counted(p->ud, SG_EIO, 0);
-    sg_free(p);
-}
-
 static int tp_server_count(void *tp, sg_cluster_count_cb cb, void *cb_ud)
 {
     sg_sns_t *ns = tp;
-    const char *argv[3] = {"PUBSUB", "NUMSUB", ns->pub_ch};
-    size_t lens[3] = {6, 6, strlen(ns->pub_ch)};
-    pending_t *p = sg_malloc(sizeof(*p));
-    *p = (pending_t){NULL, cb, cb_ud};
-    int rc = sg_redis_command(ns->s->redis, on_numsub, p, 3, argv, lens);
-    if (rc != 0)
-        sg_free(p);
-    return rc;
+    return sg_cluster_redis_count(ns->s->redis, "NUMSUB", ns->pub_ch, strlen(ns->pub_ch), cb,
+                                  cb_ud);
 }
 
 static void on_channel(void *ud, const char *ch, size_t chlen, const char *data, size_t len)
