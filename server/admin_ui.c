@@ -26,7 +26,8 @@ struct sg_admin_ui {
     char *user, *hash;
     char sessions[MAX_SESSIONS][SESSION_LEN + 1];
     size_t next_session;
-    int verifying;
+    int verifying; /* bcrypt checks on the thread pool */
+    int closed;    /* the server stopped: freed when the last check is back */
     uv_timer_t timer;
     sg_stats_t last; /* the counters at the previous stats tick */
     uint64_t start_ms;
@@ -89,6 +90,7 @@ typedef struct verify {
     sg_admin_ui_t *ui;
     sg_socket_t *s;
     char *password;
+    char hash[61]; /* a copy: the worker thread touches nothing shared */
     int ok;
 } verify_t;
 
@@ -97,12 +99,12 @@ static void verify_work(uv_work_t *w)
     verify_t *v = w->data;
     struct crypt_data cd;
     memset(&cd, 0, sizeof cd);
-    const char *out = crypt_r(v->password, v->ui->hash, &cd);
-    size_t n = strlen(v->ui->hash);
+    const char *out = crypt_r(v->password, v->hash, &cd);
+    size_t n = strlen(v->hash);
     /* compare every byte: the time does not tell how much matched */
     unsigned diff = !out || strlen(out) != n;
     for (size_t i = 0; out && !diff && i < n; i++)
-        diff |= (unsigned)(out[i] ^ v->ui->hash[i]);
+        diff |= (unsigned)(out[i] ^ v->hash[i]);
     v->ok = !diff;
 }
 
@@ -123,12 +125,19 @@ static void new_session(sg_admin_ui_t *ui, char out[SESSION_LEN + 1])
     ui->next_session = (ui->next_session + 1) % MAX_SESSIONS;
 }
 
+static void ui_release(sg_admin_ui_t *ui)
+{
+    sg_free(ui->user);
+    sg_free(ui->hash);
+    sg_free(ui);
+}
+
 static void verify_done(uv_work_t *w, int status)
 {
     verify_t *v = w->data;
     sg_admin_ui_t *ui = v->ui;
     ui->verifying--;
-    if (!v->s->gone && !ui->srv->stopping) {
+    if (!ui->closed && !v->s->gone && !ui->srv->stopping) {
         if (status == 0 && v->ok) {
             char *sid = sg_malloc(SESSION_LEN + 1);
             new_session(ui, sid);
@@ -142,6 +151,8 @@ static void verify_done(uv_work_t *w, int status)
     memset(v->password, 0, strlen(v->password));
     sg_free(v->password);
     sg_free(v);
+    if (ui->closed && !ui->verifying)
+        ui_release(ui);
 }
 
 static int known_session(const sg_admin_ui_t *ui, const char *id)
@@ -176,6 +187,7 @@ static void on_auth(sg_socket_t *s, const json_t *auth, void *ud)
     v->ui = ui;
     v->s = sg_socket_ref(s);
     v->password = sg_strdup(pass);
+    snprintf(v->hash, sizeof v->hash, "%s", ui->hash);
     v->work.data = v;
     if (uv_queue_work(ui->srv->loop, &v->work, verify_work, verify_done) != 0) {
         sg_socket_unref(v->s);
@@ -460,9 +472,9 @@ static void on_stats(uv_timer_t *t)
 static void on_timer_closed(uv_handle_t *h)
 {
     sg_admin_ui_t *ui = h->data;
-    sg_free(ui->user);
-    sg_free(ui->hash);
-    sg_free(ui);
+    ui->closed = 1;
+    if (!ui->verifying) /* else the last check's completion frees it */
+        ui_release(ui);
 }
 
 static void on_stop(void *ud)
