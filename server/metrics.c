@@ -84,22 +84,26 @@ static void engineio(sg_sbuf_t *o, const sg_stats_t *st)
         st->slow_closes);
 }
 
+/* A gauge with one sample per namespace. */
+static void per_nsp(sg_sbuf_t *o, sg_server_t *srv, const char *name, const char *help,
+                    size_t (*count)(const sg_adapter_t *))
+{
+    head(o, name, "gauge", help);
+    for (sg_nsp_t *n = srv->nsps; n; n = n->next) {
+        put(o, "%s{namespace=\"", name);
+        label_value(o, n->name);
+        put(o, "\"} %zu\n", count(n->adapter));
+    }
+}
+
 static void socketio(sg_sbuf_t *o, sg_server_t *srv)
 {
     const sg_stats_t *st = &srv->stats;
-    head(o, "socketio_sockets", "gauge", "Sockets connected, by namespace.");
-    for (sg_nsp_t *n = srv->nsps; n; n = n->next) {
-        sg_sbuf_puts(o, "socketio_sockets{namespace=\"");
-        label_value(o, n->name);
-        put(o, "\"} %zu\n", sg_adapter_socket_count(n->adapter));
-    }
-    head(o, "socketio_rooms", "gauge", "Rooms with members here (socket-id rooms not counted), "
-                                       "by namespace.");
-    for (sg_nsp_t *n = srv->nsps; n; n = n->next) {
-        sg_sbuf_puts(o, "socketio_rooms{namespace=\"");
-        label_value(o, n->name);
-        put(o, "\"} %zu\n", sg_adapter_room_count(n->adapter));
-    }
+    per_nsp(o, srv, "socketio_sockets", "Sockets connected, by namespace.",
+            sg_adapter_socket_count);
+    per_nsp(o, srv, "socketio_rooms",
+            "Rooms with members here (socket-id rooms not counted), by namespace.",
+            sg_adapter_room_count);
     one(o, "socketio_connects_total", "counter", "Sockets connected to a namespace.",
         st->connects);
     one(o, "socketio_disconnects_total", "counter", "Sockets disconnected from a namespace.",
