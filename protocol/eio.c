@@ -1,4 +1,5 @@
-/* eio.c - Engine.IO v4 packet and polling payload codec. */
+/* eio.c - Engine.IO v4 packet and polling payload codec, and the table of
+ * protocol versions. */
 #include "eio.h"
 
 #include <string.h>
@@ -155,23 +156,50 @@ sg_buf_t *sg_eio_encode_open(const char *sid, int upgrades_websocket, unsigned p
 
 /* ---- versions --------------------------------------------------------- */
 
-static void sg_eio_v4_payload_add(sg_sbuf_t *sb, const sg_buf_t *pkt)
+static void sg_eio_v4_payload_add(sg_sbuf_t *sb, const sg_buf_t *pkt, sg_eio_form_t form)
 {
+    (void)form; /* v4 payloads are always text */
     if (pkt->flags & SG_BUF_BINARY)
         sg_eio_payload_add_binary(sb, pkt->data, pkt->len);
     else
         sg_eio_payload_add_encoded(sb, pkt->data, pkt->len);
 }
 
+static int sg_eio_v4_decode_payload(const void *body, size_t len, int binary, size_t max_packets,
+                                    sg_eio_packet_cb cb, void *ud)
+{
+    if (binary)
+        return SG_EINVAL; /* v4 carries binary as base64 text over polling */
+    return sg_eio_decode_payload(body, len, max_packets, cb, ud);
+}
+
+/* A v4 binary frame is the message's bytes, with no type byte. */
+static int sg_eio_v4_decode_frame(const void *d, size_t len, int binary, sg_eio_packet_t *out)
+{
+    if (!binary)
+        return sg_eio_decode_text(d, len, out);
+    memset(out, 0, sizeof(*out));
+    out->type = SG_EIO_MESSAGE;
+    out->binary = 1;
+    out->bin = sg_buf_new_copy(d, len);
+    out->bin->flags |= SG_BUF_BINARY;
+    out->data = out->bin->data;
+    out->len = len;
+    return 0;
+}
+
 const sg_eio_version_t sg_eio_v4 = {
     .version = 4,
     .server_pings = 1,
+    .binary_posts = 0,
+    .ws_type_byte = 0,
     .open_packet = sg_eio_encode_open,
-    .decode_payload = sg_eio_decode_payload,
+    .decode_payload = sg_eio_v4_decode_payload,
+    .decode_frame = sg_eio_v4_decode_frame,
     .payload_add = sg_eio_v4_payload_add,
 };
 
-static const sg_eio_version_t *const sg_eio_versions[] = {&sg_eio_v4};
+static const sg_eio_version_t *const sg_eio_versions[] = {&sg_eio_v4, &sg_eio_v3};
 
 const sg_eio_version_t *sg_eio_version_get(unsigned v)
 {
@@ -181,16 +209,13 @@ const sg_eio_version_t *sg_eio_version_get(unsigned v)
     return NULL;
 }
 
-const sg_eio_version_t *sg_eio_version_find(const char *eio, size_t len)
+const sg_eio_version_t *sg_eio_version_find(const char *eio, size_t len, int allow_v3)
 {
-    /* Digits only, no sign, no leading zero: "4" and nothing else names v4. */
-    unsigned v = 0;
-    if (len == 0 || len > 2 || (eio[0] == '0' && len > 1))
+    /* Exactly "3" or "4": Node takes any other value for 3 when allowEIO3
+     * is on, which would let "EIO=abc" in. */
+    if (len != 1 || (eio[0] != '4' && eio[0] != '3'))
         return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (eio[i] < '0' || eio[i] > '9')
-            return NULL;
-        v = v * 10 + (unsigned)(eio[i] - '0');
-    }
-    return sg_eio_version_get(v);
+    if (eio[0] == '3' && !allow_v3)
+        return NULL;
+    return sg_eio_version_get((unsigned)(eio[0] - '0'));
 }

@@ -26,7 +26,7 @@ static void push_room(sg_name_t **v, size_t *n, const char *room, size_t len)
 sg_bcast_t *sg_bcast_from(sg_socket_t *s)
 {
     sg_bcast_t *b = sg_bcast_new(sg_socket_nsp(s));
-    push_room(&b->except, &b->nexcept, sg_socket_id(s), SG_ID_LEN);
+    push_room(&b->except, &b->nexcept, sg_socket_id(s), s->a.id_len);
     return b;
 }
 

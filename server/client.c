@@ -18,16 +18,23 @@ static void send_raw(sg_session_t *sess, sg_sio_packet_t *p)
     sg_sio_encoded_clear(&enc);
 }
 
-static void send_connect_error(sg_session_t *sess, const char *nsp, const char *msg, json_t *data)
+/* mw: a middleware refused, which protocol 4 reports in its own shape
+ * (an unknown namespace gets the object form in both, as in Node). */
+static void send_connect_error(sg_session_t *sess, const char *nsp, const char *msg, json_t *data,
+                               int mw)
 {
     sg_sio_packet_t p;
     sg_sio_packet_init(&p);
     p.type = SG_SIO_CONNECT_ERROR;
     p.nsp = (char *)nsp;
-    p.data = json_object();
-    json_object_set_new(p.data, "message", json_string(msg ? msg : "error"));
-    if (data)
-        json_object_set_new(p.data, "data", data);
+    if (mw && sg_client_legacy(sess)) {
+        p.data = sg_proto4__error_payload(msg, data);
+    } else {
+        p.data = json_object();
+        json_object_set_new(p.data, "message", json_string(msg ? msg : "error"));
+        if (data)
+            json_object_set_new(p.data, "data", data);
+    }
     send_raw(sess, &p);
     json_decref(p.data);
 }
@@ -48,8 +55,10 @@ static void accept_socket(sg_socket_t *s)
     sg_sio_packet_init(&p);
     p.type = SG_SIO_CONNECT;
     p.nsp = s->nsp->name;
-    p.data = s->rec ? json_pack("{ssss}", "sid", s->id, "pid", s->rec->pid)
-                       : json_pack("{ss}", "sid", s->id);
+    /* protocol 4: a bare CONNECT (the client derives its id) */
+    if (!sg_client_legacy(sess))
+        p.data = s->rec ? json_pack("{ssss}", "sid", s->id, "pid", s->rec->pid)
+                           : json_pack("{ss}", "sid", s->id);
     send_raw(sess, &p);
     json_decref(p.data);
     sg_socket_ref(s);
@@ -81,7 +90,7 @@ void sg_socket_next(sg_socket_t *s, const char *err_message, json_t *err_data)
     }
     if (err_message || err_data) {
         sg_socket__refused(s);
-        send_connect_error(s->sess, s->nsp->name, err_message, err_data);
+        send_connect_error(s->sess, s->nsp->name, err_message, err_data, 1);
         sg_socket__onclose(s, "middleware error");
         return;
     }
@@ -115,7 +124,7 @@ static void nsp_connect(sg_session_t *sess, sg_sio_packet_t *pkt)
 {
     sg_nsp_t *nsp = sg_nsp__find(sess->eng->owner, pkt->nsp, strlen(pkt->nsp));
     if (!nsp) {
-        send_connect_error(sess, pkt->nsp, "Invalid namespace", NULL);
+        send_connect_error(sess, pkt->nsp, "Invalid namespace", NULL, 0);
         return;
     }
     /* Most clients send no auth: keep NULL until someone looks (memory). */
@@ -189,6 +198,15 @@ static sg_socket_t *session_socket(sg_session_t *sess, const char *nsp)
 
 static void dispatch(sg_session_t *sess, sg_sio_packet_t *pkt)
 {
+    if (sg_client_legacy(sess)) {
+        /* protocol 4: "/nsp?query" on any packet; a CONNECT's auth is the
+         * query (whatever payload it carries is ignored, as in Node) */
+        json_t *auth = sg_proto4__split_nsp(pkt);
+        if (pkt->type == SG_SIO_CONNECT) {
+            json_decref(pkt->data);
+            pkt->data = json_object_size(auth) ? auth : (json_decref(auth), NULL);
+        }
+    }
     sg_socket_t *s = session_socket(sess, pkt->nsp);
     if (pkt->type == SG_SIO_CONNECT) {
         if (s)
@@ -284,5 +302,18 @@ static void upgraded(sg_session_t *sess)
         srv->observer->upgraded(srv->observer->ud, sess);
 }
 
+/* Protocol 4 clients are in "/" from the handshake on, without asking. */
+static void opened(sg_session_t *sess)
+{
+    if (!sg_client_legacy(sess))
+        return;
+    sg_sio_packet_t p;
+    sg_sio_packet_init(&p);
+    p.type = SG_SIO_CONNECT;
+    p.nsp = sg_strdup("/");
+    nsp_connect(sess, &p);
+    sg_sio_packet_clear(&p);
+}
+
 const sg_eio_upper_t sg_client_upper = {on_message, on_close, on_release, joined,
-                                        sizeof(sg_client_t), upgraded};
+                                        sizeof(sg_client_t), upgraded, opened};

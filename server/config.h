@@ -26,6 +26,7 @@ typedef struct sg_config {
     int transport_polling;    /* transports: "polling,websocket" */
     int transport_websocket;
     size_t max_payload_packets; /* maxPayloadPackets: 1000 packets per POST body */
+    int allow_eio3;           /* allowEIO3: false (EIO=3 clients refused) */
     /* Socket.IO */
     unsigned connect_timeout; /* connectTimeout: 45000 ms */
     size_t max_attachments;   /* maxAttachments: 10 */

@@ -52,6 +52,10 @@ const sg_cfg_row_t sg_config__rows[] = {
      "Allowed transports, comma separated (at least one)."},
     {"maxPayloadPackets", "SIOGATE_MAX_PAYLOAD_PACKETS", CT_UINT, ST_SIZE, OFF(max_payload_packets),
      1, 1000000, "1000", NULL, NULL, 0, "Most packets accepted in one polling POST body."},
+    {"allowEIO3", "SIOGATE_ALLOW_EIO3", CT_BOOL, ST_INT, OFF(allow_eio3), 0, 1, "false", NULL, NULL,
+     0,
+     "Also accept Engine.IO v3 / Socket.IO protocol 4 clients (socket.io-client 1.x and 2.x), "
+     "as Node's allowEIO3."},
     {"connectTimeout", "SIOGATE_CONNECT_TIMEOUT", CT_UINT, ST_UINT, OFF(connect_timeout), 1, MS_MAX,
      "45000", NULL, NULL, 0,
      "Milliseconds a client may take to join a namespace after the handshake."},

@@ -20,4 +20,4 @@ static void on_release(sg_session_t *s)
     (void)s;
 }
 
-const sg_eio_upper_t sg_echo_upper = {on_message, on_close, on_release, NULL, 0, NULL};
+const sg_eio_upper_t sg_echo_upper = {on_message, on_close, on_release, NULL, 0, NULL, NULL};

@@ -69,6 +69,9 @@ typedef struct sg_eio_upper {
     size_t size;
     /** The session moved to WebSocket (may be NULL). */
     void (*upgraded)(sg_session_t *s);
+    /** The open packet is on its way (may be NULL): a layer that speaks
+     *  first (Socket.IO protocol 4 joins "/" at once) does it here. */
+    void (*opened)(sg_session_t *s);
 } sg_eio_upper_t;
 
 /** The engine of one server (embedded in it). */
@@ -87,10 +90,15 @@ struct sg_engine {
     size_t upper_size;  /* the largest upper area */
     int reap_hook;
     sg_session_t *reap_list, *close_list;
-    sg_buf_t *ping_buf, *noop_buf, *close_buf, *probe_buf;
+    sg_buf_t *ping_buf, *pong_buf, *noop_buf, *close_buf, *probe_buf;
     unsigned long long full_refused; /* handshakes refused at maxSessions, this episode */
     int draining;       /* refuse every new session (drain.c) */
 };
+
+/* sg_session_t.b64: per transport, from the b64 query parameter of the
+ * request that opened it (Engine.IO v3 clients without XHR2 set it). */
+#define SG_B64_POLLING 1u
+#define SG_B64_WEBSOCKET 2u
 
 /* A session. Transport state (held GET, WebSocket, probe) is kept here too,
  * read and written by the transport files only; flags are packed next to
@@ -107,6 +115,8 @@ struct sg_session {
     uint8_t client_close;  /* closed by the client: a held GET gets noop */
     uint8_t flush_queued;  /* websocket: on the deferred flush list */
     uint8_t ws_parked;     /* websocket: lws holds unsent bytes of ours */
+    uint8_t b64;           /* SG_B64_*: the client asked for binary as base64 (v3) */
+    uint16_t jsonp;        /* polling over JSONP: the j index + 1, else 0 */
     int fd;                /* websocket: socket, for sendmsg */
     sg_engine_t *eng;
     struct lws *ws;        /* active websocket */
@@ -141,6 +151,14 @@ sg_session_t *sg_session_find(sg_engine_t *e, const char *sid, size_t len);
 const char *sg_session_refusal(sg_engine_t *e);
 /** The open packet of s (new reference). */
 sg_buf_t *sg_session_open_packet(const sg_session_t *s, int upgrades);
+/** The transport sent (or queued) the open packet: the layer above may
+ *  speak now. */
+void sg_session_opened(sg_session_t *s);
+/** The Engine.IO version s speaks. */
+static inline const sg_eio_version_t *sg_session_version(const sg_session_t *s)
+{
+    return s->eio == 3 ? &sg_eio_v3 : &sg_eio_v4;
+}
 /** The upper layer's area of s. */
 static inline void *sg_session_upper(sg_session_t *s)
 {

@@ -21,6 +21,9 @@ typedef struct sg_pss {
     uint8_t closing;     /* websocket: close on next writeable */
     uint8_t conn_close;  /* http: the client asked for Connection: close */
     uint8_t too_big;     /* http: POST body over maxHttpBufferSize */
+    uint8_t post_binary; /* http: the POST body is a binary payload (v3) */
+    uint8_t resp_binary; /* http: resp is a binary payload (v3) */
+    uint8_t ws_b64;      /* websocket: the request asked for base64 binary (v3) */
     sg_sbuf_t in;        /* POST body / fragmented websocket message */
     /* lws allocates this for every connection: HTTP-only and
      * WebSocket-only state share the space (per-connection memory). */

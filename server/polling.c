@@ -10,22 +10,54 @@
 #include "polling.h"
 #include "util.h"
 
+/* The framing of a response: v3's binary payload when it carries binary
+ * and the client takes it (no b64, no JSONP), else text. */
+static sg_eio_form_t response_form(const sg_session_t *s, const sg_eio_version_t *v,
+                                   const sg_buf_t *only)
+{
+    if (!v->binary_posts || (s->b64 & SG_B64_POLLING) || s->jsonp)
+        return SG_EIO_FORM_TEXT;
+    if (only)
+        return (only->flags & SG_BUF_BINARY) ? SG_EIO_FORM_BINARY : SG_EIO_FORM_TEXT;
+    for (uint32_t i = 0; i < s->q.count; i++)
+        if (sg_outq_peek(&s->q, i)->flags & SG_BUF_BINARY)
+            return SG_EIO_FORM_BINARY;
+    return SG_EIO_FORM_TEXT;
+}
+
+/* The response body becomes the request's: JSONP-wrapped when the session
+ * polls by script tags. */
+static void set_resp(sg_pss_t *pss, const sg_session_t *s, sg_sbuf_t *body, sg_eio_form_t form)
+{
+    sg_buf_unref(pss->resp);
+    if (s->jsonp) {
+        sg_sbuf_t js;
+        sg_sbuf_init(&js);
+        sg_eio_jsonp_wrap(&js, s->jsonp - 1u, sg_sbuf_data(body), body->len);
+        sg_sbuf_reset(body);
+        *body = js;
+    }
+    pss->resp = sg_sbuf_finish(body);
+    pss->resp_binary = form == SG_EIO_FORM_BINARY;
+}
+
 /* Build the response to a held or fresh GET and detach the request from the
  * session: the bytes live in the request's own state from here on, so the
  * session may close or be freed before lws gets to write them. */
 static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
 {
     sg_pss_t *pss = lws_wsi_user(wsi);
-    const sg_eio_version_t *v = sg_eio_version_get(s->eio);
+    const sg_eio_version_t *v = sg_session_version(s);
+    sg_eio_form_t form = response_form(s, v, only);
     sg_sbuf_t body;
     sg_sbuf_init(&body);
     if (only) {
-        v->payload_add(&body, only);
+        v->payload_add(&body, only, form);
     } else {
         sg_buf_t *b;
         size_t before = s->q.bytes;
         while ((b = sg_outq_pop(&s->q))) {
-            v->payload_add(&body, b);
+            v->payload_add(&body, b, form);
             sg_buf_unref(b);
         }
         s->eng->stats->queue_bytes -= before;
@@ -33,8 +65,7 @@ static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
     if (s->get == wsi)
         s->get = NULL;
     if (pss) {
-        sg_buf_unref(pss->resp);
-        pss->resp = sg_sbuf_finish(&body);
+        set_resp(pss, s, &body, form);
         pss->sess = NULL;
         pss->kind = SG_PSS_RESP;
     } else {
@@ -48,8 +79,10 @@ static int write_resp(struct lws *wsi, sg_pss_t *pss)
     sg_buf_t *b = pss->resp;
     pss->resp = NULL;
     pss->kind = SG_PSS_NONE;
-    int rc = sg_http_respond(wsi, 200, "text/plain; charset=UTF-8", "Cache-Control: no-store\r\n",
-                             b->data, b->len);
+    int rc = sg_http_respond(wsi, 200,
+                             pss->resp_binary ? "application/octet-stream"
+                                              : "text/plain; charset=UTF-8",
+                             "Cache-Control: no-store\r\n", b->data, b->len);
     sg_buf_unref(b);
     return rc;
 }
@@ -67,6 +100,31 @@ int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss)
     return 0;
 }
 
+/* The v3 and JSONP choices of a new polling session, from its handshake
+ * request: 0, or -1 when the j index is not 1-4 digits. */
+static int transport_options(sg_session_t *s, struct lws *wsi)
+{
+    char b64[64], j[16];
+    /* Node: any non-empty b64 value asks for base64 */
+    if (sg_http_query(wsi, "b64", b64, sizeof(b64)) > 0)
+        s->b64 |= SG_B64_POLLING;
+    int jl = sg_http_query(wsi, "j", j, sizeof(j));
+    if (jl < 0)
+        return 0;
+    /* Node keeps the digits of j whatever surrounds them; siogate wants
+     * the index itself, as every JSONP client sends it. */
+    if (jl < 1 || jl > 4)
+        return -1;
+    unsigned idx = 0;
+    for (int i = 0; i < jl; i++) {
+        if (j[i] < '0' || j[i] > '9')
+            return -1;
+        idx = idx * 10 + (unsigned)(j[i] - '0');
+    }
+    s->jsonp = (uint16_t)(idx + 1);
+    return 0;
+}
+
 static int handshake(sg_engine_t *e, struct lws *wsi, sg_pss_t *pss, unsigned upper,
                      const sg_eio_version_t *v)
 {
@@ -75,8 +133,18 @@ static int handshake(sg_engine_t *e, struct lws *wsi, sg_pss_t *pss, unsigned up
         return sg_http_respond(wsi, 503, "text/plain; charset=utf-8", NULL, refusal,
                                strlen(refusal));
     sg_session_t *s = sg_session_new(e, SG_TR_POLLING, upper, v->version);
+    if (transport_options(s, wsi) != 0) {
+        sg_session_close(s, "transport error", 0);
+        return sg_http_eio_error(wsi, 400, 3, NULL);
+    }
     s->handshake = sg_handshake_capture(e->cfg, wsi);
-    pss->resp = sg_session_open_packet(s, e->cfg->transport_websocket);
+    sg_buf_t *open = sg_session_open_packet(s, e->cfg->transport_websocket);
+    sg_sbuf_t body;
+    sg_sbuf_init(&body);
+    v->payload_add(&body, open, SG_EIO_FORM_TEXT);
+    sg_buf_unref(open);
+    set_resp(pss, s, &body, SG_EIO_FORM_TEXT);
+    sg_session_opened(s);
     return write_resp(wsi, pss);
 }
 
@@ -106,8 +174,9 @@ static int on_get(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
 static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
 {
     char ctype[128];
-    if (lws_hdr_copy(wsi, ctype, sizeof(ctype), WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
-        !strncasecmp(ctype, "application/octet-stream", 24)) {
+    int binary = lws_hdr_copy(wsi, ctype, sizeof(ctype), WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
+                 !strcmp(ctype, "application/octet-stream");
+    if (binary && !sg_session_version(s)->binary_posts) {
         /* Engine.IO v4 carries binary as base64 text over polling. */
         sg_session_close(s, "transport error", 0);
         return sg_http_respond(wsi, 400, NULL, NULL, NULL, 0);
@@ -133,6 +202,7 @@ static int on_post(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     }
     pss->kind = SG_PSS_POST;
     pss->sess = s;
+    pss->post_binary = (uint8_t)binary;
     s->post = wsi;
     if (clen == 0)
         return sg_polling_body_done(wsi, pss); /* lws reports no body events */
@@ -150,7 +220,8 @@ int sg_polling_request(sg_engine_t *e, struct lws *wsi, sg_pss_t *pss, int metho
         return sg_http_eio_error(wsi, 400, 0, NULL);
     int has_sid = sg_http_query(wsi, "sid", sid, sizeof(sid)) >= 0;
     int elen = sg_http_query(wsi, "EIO", eio, sizeof(eio));
-    const sg_eio_version_t *v = elen >= 0 ? sg_eio_version_find(eio, (size_t)elen) : NULL;
+    const sg_eio_version_t *v =
+        elen >= 0 ? sg_eio_version_find(eio, (size_t)elen, cfg->allow_eio3) : NULL;
     if (has_sid) {
         sg_session_t *s = sg_session_find(e, sid, strlen(sid));
         if (s && s->upper != upper)
@@ -201,6 +272,25 @@ static int deliver_packet(const sg_eio_packet_t *p, void *ud)
     return 0;
 }
 
+/* Deliver the packets of a POST body; < 0 when it is malformed. */
+static int decode_body(sg_session_t *s, sg_pss_t *pss)
+{
+    const sg_eio_version_t *v = sg_session_version(s);
+    size_t max = s->eng->cfg->max_payload_packets;
+    if (!s->jsonp)
+        return v->decode_payload(sg_sbuf_data(&pss->in), pss->in.len, pss->post_binary, max,
+                                 deliver_packet, s);
+    sg_sbuf_t pl;
+    sg_sbuf_init(&pl);
+    int rc = sg_eio_jsonp_body(sg_sbuf_data(&pss->in), pss->in.len, &pl);
+    if (rc == 0)
+        rc = v->decode_payload(sg_sbuf_data(&pl), pl.len, 0, max, deliver_packet, s);
+    else
+        rc = 0; /* no single d field: Node delivers nothing and answers ok */
+    sg_sbuf_reset(&pl);
+    return rc;
+}
+
 int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
 {
     if (pss->kind != SG_PSS_POST)
@@ -217,8 +307,7 @@ int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
         return -1;
     }
     if (s && s->state == SG_SESS_OPEN) {
-        int rc = sg_eio_decode_payload(sg_sbuf_data(&pss->in), pss->in.len,
-                                       s->eng->cfg->max_payload_packets, deliver_packet, s);
+        int rc = decode_body(s, pss);
         if (rc < 0) {
             SG_DEBUG(s->eng->cfg, "session %s: malformed polling payload", s->sid);
             sg_session_close(s, "parse error", 0);

@@ -21,6 +21,7 @@ void sg_engine_init(sg_engine_t *e)
 {
     e->sessions = sg_map_new();
     e->ping_buf = static_packet("2");
+    e->pong_buf = static_packet("3");
     e->noop_buf = static_packet("6");
     e->close_buf = static_packet("1");
     e->probe_buf = static_packet("3probe");
@@ -45,6 +46,7 @@ void sg_engine_free(sg_engine_t *e)
     reap(e);
     sg_map_free(e->sessions);
     sg_buf_unref(e->ping_buf);
+    sg_buf_unref(e->pong_buf);
     sg_buf_unref(e->noop_buf);
     sg_buf_unref(e->close_buf);
     sg_buf_unref(e->probe_buf);
@@ -77,7 +79,15 @@ sg_session_t *sg_session_new(sg_engine_t *e, sg_transport_t tr, unsigned upper, 
     sg_map_put(e->sessions, s->sid, SG_ID_LEN, s);
     sg_timer_init(&s->timer, on_timer);
     uint64_t now = sg_session_now(s);
-    s->hb_due = now + e->cfg->ping_interval;
+    if (sg_session_version(s)->server_pings) {
+        s->hb_due = now + e->cfg->ping_interval;
+    } else {
+        /* v3: the client pings; its ping is what is awaited, from the
+         * start, and the v4 extension of the deadline does not apply. */
+        s->awaiting_pong = 1;
+        s->pong_extended = 1;
+        s->hb_due = now + e->cfg->ping_interval + e->cfg->ping_timeout;
+    }
     if (e->uppers[upper]->joined)
         s->connect_deadline = now + e->cfg->connect_timeout;
     sg_session_schedule(s);
@@ -115,8 +125,15 @@ sg_session_t *sg_session_find(sg_engine_t *e, const char *sid, size_t len)
 sg_buf_t *sg_session_open_packet(const sg_session_t *s, int upgrades)
 {
     const sg_config_t *cfg = s->eng->cfg;
-    return sg_eio_version_get(s->eio)->open_packet(s->sid, upgrades, cfg->ping_interval,
-                                                   cfg->ping_timeout, cfg->max_http_buffer_size);
+    return sg_session_version(s)->open_packet(s->sid, upgrades, cfg->ping_interval,
+                                              cfg->ping_timeout, cfg->max_http_buffer_size);
+}
+
+void sg_session_opened(sg_session_t *s)
+{
+    const sg_eio_upper_t *up = s->eng->uppers[s->upper];
+    if (up->opened && s->state == SG_SESS_OPEN)
+        up->opened(s);
 }
 
 /* ---- output ---- */
@@ -418,11 +435,25 @@ void sg_session_on_packet(sg_session_t *s, const sg_eio_packet_t *p)
     }
     switch (p->type) {
     case SG_EIO_PONG:
+        if (!sg_session_version(s)->server_pings) {
+            SG_DEBUG(e->cfg, "session %s: invalid heartbeat direction", s->sid);
+            sg_session_close(s, "transport error", 0);
+            break;
+        }
         s->awaiting_pong = 0;
         s->hb_due = sg_session_now(s) + e->cfg->ping_interval;
         sg_session_schedule(s);
         break;
     case SG_EIO_PING:
+        if (!sg_session_version(s)->server_pings) {
+            /* v3: answer at once; the next ping is due within
+             * pingInterval + pingTimeout. */
+            s->hb_due = sg_session_now(s) + e->cfg->ping_interval + e->cfg->ping_timeout;
+            sg_session_schedule(s);
+            if (push(s, e->pong_buf) == 0)
+                sg_session_flush(s);
+            break;
+        }
         SG_DEBUG(e->cfg, "session %s: invalid heartbeat direction", s->sid);
         sg_session_close(s, "transport error", 0);
         break;

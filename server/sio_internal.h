@@ -64,7 +64,6 @@ typedef struct sg_socket_rec {
 
 struct sg_socket {
     sg_asock_t a; /* must stay first: the adapter hands this pointer back */
-    char id[SG_ID_LEN + 1];
     uint8_t connected;  /* CONNECT accepted */
     uint8_t gone;       /* disconnected (or refused) */
     uint8_t recovered;  /* its session was restored */
@@ -81,6 +80,9 @@ struct sg_socket {
     uint32_t nacks;
     void *data;
     void (*data_free)(void *);
+    /* a.id_len bytes and a NUL; room for at least SG_ID_LEN (a restored
+     * id), more for "<nsp>#<sid>" of a protocol 4 client. */
+    char id[];
 };
 
 /* An acknowledgement this server owes. */
@@ -115,6 +117,25 @@ typedef struct sg_client {
 static inline sg_client_t *sg_client_of(sg_session_t *s)
 {
     return sg_session_upper(s);
+}
+
+/* proto4.c: Socket.IO protocol 4 */
+/** Cut the query off pkt->nsp ("/admin?token=abc" -> "/admin"); for a
+ *  CONNECT, the query pairs as the auth object (new reference, {} when none),
+ *  else NULL. */
+json_t *sg_proto4__split_nsp(sg_sio_packet_t *pkt);
+/** The object of a query string's pairs (values strings; the last of a
+ *  repeated key wins). */
+json_t *sg_proto4__query_auth(const char *q, size_t n);
+/** A middleware refusal's CONNECT_ERROR payload: its data, or else its
+ *  message as a string (takes data's reference). */
+json_t *sg_proto4__error_payload(const char *message, json_t *data);
+
+/** 1 when the session speaks Socket.IO protocol 4 (an Engine.IO v3
+ *  client: implicit "/", CONNECT without payload, query instead of auth). */
+static inline int sg_client_legacy(const sg_session_t *s)
+{
+    return s->eio == 3;
 }
 
 /** Longest timeout the API accepts, in ms (one hour); longer ones are cut

@@ -121,14 +121,28 @@ void sg_socket__init(sg_server_t *srv)
 sg_socket_t *sg_socket__new(sg_nsp_t *nsp, sg_session_t *sess, json_t *auth)
 {
     sg_client_t *c = sg_client_of(sess);
-    sg_socket_t *s = sg_calloc(1, sizeof(*s));
-    sg_random_id(s->id, SG_ID_LEN);
+    /* A protocol 4 client (Engine.IO v3) is never told its socket id: it
+     * is the Engine.IO sid on "/" and "<nsp>#<sid>" elsewhere, as in Node.
+     * Protocol 5 ids are random: the sid is a secret of the connection. */
+    int legacy = sg_client_legacy(sess);
+    size_t prefix = legacy && strcmp(nsp->name, "/") ? strlen(nsp->name) + 1 : 0;
+    size_t id_len = prefix + SG_ID_LEN;
+    sg_socket_t *s = sg_calloc(1, sizeof(*s) + id_len + 1);
+    if (legacy) {
+        if (prefix) {
+            memcpy(s->id, nsp->name, prefix - 1);
+            s->id[prefix - 1] = '#';
+        }
+        memcpy(s->id + prefix, sess->sid, SG_ID_LEN);
+    } else {
+        sg_random_id(s->id, SG_ID_LEN);
+    }
     if (sg_adapter_recovery(nsp->adapter)) {
         s->rec = sg_calloc(1, sizeof(*s->rec));
         sg_random_id(s->rec->pid, SG_ID_LEN);
     }
     s->a.id = s->id;
-    s->a.id_len = SG_ID_LEN;
+    s->a.id_len = id_len;
     s->refs = 1;
     s->nsp = nsp;
     s->sess = sess;

@@ -47,7 +47,8 @@ static int on_filter(sg_server_t *srv, struct lws *wsi)
         strcmp(transport, "websocket") || !srv->cfg.transport_websocket)
         return reject(wsi, "Transport unknown");
     int elen = sg_http_query(wsi, "EIO", eio, sizeof(eio));
-    const sg_eio_version_t *v = elen >= 0 ? sg_eio_version_find(eio, (size_t)elen) : NULL;
+    const sg_eio_version_t *v =
+        elen >= 0 ? sg_eio_version_find(eio, (size_t)elen, srv->cfg.allow_eio3) : NULL;
     if (!v)
         return reject(wsi, "Unsupported protocol version");
     if (sg_http_query(wsi, "sid", sid, sizeof(sid)) >= 0) {
@@ -66,9 +67,11 @@ static int on_filter(sg_server_t *srv, struct lws *wsi)
 
 static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
 {
-    char path[512] = "", sid[64];
+    char path[512] = "", sid[64], b64[64];
     memset(pss, 0, sizeof(*pss));
     pss->kind = SG_PSS_WS;
+    /* v3: binary as base64 text frames when asked (Node: any non-empty b64) */
+    pss->ws_b64 = sg_http_query(wsi, "b64", b64, sizeof(b64)) > 0;
     lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
     int echo = srv->eio_echo_path && strncmp(path, srv->cfg.path, strlen(srv->cfg.path)) &&
                !strncmp(path, srv->eio_echo_path, strlen(srv->eio_echo_path));
@@ -86,8 +89,11 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
     }
     char eio[8];
     int elen = sg_http_query(wsi, "EIO", eio, sizeof(eio));
-    const sg_eio_version_t *v = sg_eio_version_find(eio, elen > 0 ? (size_t)elen : 0);
+    const sg_eio_version_t *v =
+        sg_eio_version_find(eio, elen > 0 ? (size_t)elen : 0, srv->cfg.allow_eio3);
     sg_session_t *s = sg_session_new(&srv->engine, SG_TR_WEBSOCKET, (unsigned)echo, v->version);
+    if (pss->ws_b64)
+        s->b64 |= SG_B64_WEBSOCKET;
     s->handshake = sg_handshake_capture(&srv->cfg, wsi);
     s->ws = wsi;
     s->fd = (int)lws_get_socket_fd(wsi);
@@ -95,6 +101,7 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
     sg_buf_t *open = sg_session_open_packet(s, 0);
     sg_session_send(s, open, 0);
     sg_buf_unref(open);
+    sg_session_opened(s);
 }
 
 static void abort_probe(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
@@ -116,6 +123,8 @@ static void on_probe_frame(sg_session_t *s, struct lws *wsi, sg_pss_t *pss, cons
     }
     if (!binary && len == 1 && d[0] == '5' && s->upgrading) {
         pss->probing = 0;
+        if (pss->ws_b64)
+            s->b64 |= SG_B64_WEBSOCKET;
         sg_session_upgraded(s, wsi, (int)lws_get_socket_fd(wsi));
         return;
     }
@@ -135,24 +144,13 @@ static void on_frame(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const uns
     if (s->ws != wsi)
         return;
     sg_eio_packet_t p;
-    if (binary) {
-        memset(&p, 0, sizeof(p));
-        p.type = SG_EIO_MESSAGE;
-        p.binary = 1;
-        p.bin = sg_buf_new_copy(d, len);
-        p.bin->flags |= SG_BUF_BINARY;
-        p.data = p.bin->data;
-        p.len = len;
-        sg_session_on_packet(s, &p);
-        sg_buf_unref(p.bin);
-        return;
-    }
-    if (sg_eio_decode_text(d, len, &p) != 0) {
+    if (sg_session_version(s)->decode_frame(d, len, binary, &p) != 0) {
         SG_DEBUG(&srv->cfg, "session %s: invalid packet on websocket", s->sid);
         sg_session_close(s, "parse error", 0);
         return;
     }
     sg_session_on_packet(s, &p);
+    sg_buf_unref(p.bin);
 }
 
 static int on_receive(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss, const void *in,

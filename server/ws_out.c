@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "base64.h"
 #include "http.h"
 #include "ws.h"
 
@@ -49,6 +50,20 @@ static size_t frame_header(unsigned char *h, size_t len, int binary)
     return 10;
 }
 
+/* The bytes before b's payload on s: the frame header, then for an Engine.IO
+ * v3 binary frame its type byte -- so the shared payload goes out as it is
+ * for every version. At most SG_WS_HEAD bytes. */
+#define SG_WS_HEAD 11
+static size_t frame_head(const sg_session_t *s, unsigned char *h, const sg_buf_t *b)
+{
+    int bin = (b->flags & SG_BUF_BINARY) != 0;
+    size_t tb = bin && sg_session_version(s)->ws_type_byte ? 1 : 0;
+    size_t n = frame_header(h, b->len + tb, bin);
+    if (tb)
+        h[n++] = SG_EIO_MESSAGE;
+    return n;
+}
+
 /* Frames per sendmsg: two iovecs each (header, payload). */
 #define SG_WS_IOV_FRAMES 64
 
@@ -69,12 +84,28 @@ static int park_tail(sg_session_t *s, struct lws *wsi, const unsigned char *h, s
     return 0;
 }
 
+/* One frame into wb; a binary one as a "b4<base64>" text frame when the
+ * v3 client asked for base64 (b64=1 on its WebSocket). */
+static void put_frame(sg_sbuf_t *wb, const sg_session_t *s, const sg_buf_t *b)
+{
+    unsigned char h[SG_WS_HEAD];
+    if ((b->flags & SG_BUF_BINARY) && (s->b64 & SG_B64_WEBSOCKET)) {
+        sg_sbuf_append(wb, h, frame_header(h, 2 + sg_b64_encoded_len(b->len), 0));
+        sg_sbuf_puts(wb, "b4");
+        sg_b64_encode(wb, b->data, b->len);
+        return;
+    }
+    sg_sbuf_append(wb, h, frame_head(s, h, b));
+    sg_sbuf_append(wb, b->data, b->len);
+}
+
 /* Over TLS (tlsCert/tlsKey) the bytes must go through OpenSSL, not
  * sendmsg: the frames (up to the flush budget) are copied into one buffer
  * and handed to lws, which encrypts them and keeps what the socket does not
  * take until POLLOUT -- as park_tail does. Encryption copies the bytes
- * anyway, so the copy here adds little. */
-static int flush_tls(sg_session_t *s, struct lws *wsi)
+ * anyway, so the copy here adds little. The rare v3 client that wants
+ * binary as base64 takes this path too (its frames are rewritten). */
+static int flush_copy(sg_session_t *s, struct lws *wsi)
 {
     sg_sbuf_t *wb = &((sg_ws_out_t *)s->eng->tr_state[SG_TR_WEBSOCKET])->wbuf;
     wb->len = 0;
@@ -83,9 +114,7 @@ static int flush_tls(sg_session_t *s, struct lws *wsi)
     sg_sbuf_append(wb, pre, LWS_PRE);
     sg_buf_t *b;
     while (wb->len < LWS_PRE + SG_WS_FLUSH_MAX && (b = sg_outq_pop(&s->q))) {
-        unsigned char h[10];
-        sg_sbuf_append(wb, h, frame_header(h, b->len, (b->flags & SG_BUF_BINARY) != 0));
-        sg_sbuf_append(wb, b->data, b->len);
+        put_frame(wb, s, b);
         s->eng->stats->queue_bytes -= b->len;
         sg_buf_unref(b);
     }
@@ -111,19 +140,19 @@ static int flush(sg_session_t *s, struct lws *wsi)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (lws_is_ssl(wsi))
-        return flush_tls(s, wsi);
+    if (lws_is_ssl(wsi) || (s->b64 & SG_B64_WEBSOCKET))
+        return flush_copy(s, wsi);
     int fd = s->fd;
     size_t budget = SG_WS_FLUSH_MAX;
     while (!sg_outq_empty(&s->q) && budget) {
-        unsigned char hdr[SG_WS_IOV_FRAMES][10];
+        unsigned char hdr[SG_WS_IOV_FRAMES][SG_WS_HEAD];
         size_t hl[SG_WS_IOV_FRAMES];
         struct iovec iov[2 * SG_WS_IOV_FRAMES];
         uint32_t n = 0;
         size_t total = 0;
         sg_buf_t *b;
         while (n < SG_WS_IOV_FRAMES && total < budget && (b = sg_outq_peek(&s->q, n))) {
-            hl[n] = frame_header(hdr[n], b->len, (b->flags & SG_BUF_BINARY) != 0);
+            hl[n] = frame_head(s, hdr[n], b);
             iov[2 * n] = (struct iovec){hdr[n], hl[n]};
             iov[2 * n + 1] = (struct iovec){b->data, b->len};
             total += hl[n] + b->len;

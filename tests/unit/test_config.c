@@ -175,8 +175,10 @@ static void test_env_names(void **state)
         const char *n = sg_config_name(i);
         char want[128] = "SIOGATE_";
         size_t k = strlen(want);
-        for (; *n && k + 2 < sizeof want; n++) {
-            if (isupper((unsigned char)*n))
+        /* a capital after a small letter starts a word: allowEIO3 is
+         * ALLOW_EIO3 */
+        for (const char *p = n; *n && k + 2 < sizeof want; n++) {
+            if (isupper((unsigned char)*n) && n > p && islower((unsigned char)n[-1]))
                 want[k++] = '_';
             want[k++] = (char)toupper((unsigned char)*n);
         }

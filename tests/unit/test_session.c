@@ -84,7 +84,7 @@ static int up_joined(sg_session_t *s)
     return F.joined;
 }
 
-static const sg_eio_upper_t fake_up = {up_message, up_close, up_release, up_joined, 8, NULL};
+static const sg_eio_upper_t fake_up = {up_message, up_close, up_release, up_joined, 8, NULL, NULL};
 
 typedef struct {
     uv_loop_t loop;

@@ -1,0 +1,83 @@
+/* proto4.c - what Socket.IO protocol 4 (the clients of Engine.IO v3,
+ * socket.io-client 1.x/2.x) does differently, in the places client.c asks:
+ * a namespace carries its auth as a query string ("/admin?token=abc"), and
+ * a middleware refusal sends its data, or else its message, bare. */
+#include <string.h>
+
+#include "sio_internal.h"
+#include "util.h"
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* application/x-www-form-urlencoded decoding as URLSearchParams does it:
+ * '+' is a space, %XX a byte, a stray '%' stays. */
+static json_t *form_string(const char *p, size_t n)
+{
+    sg_sbuf_t sb;
+    sg_sbuf_init(&sb);
+    for (size_t i = 0; i < n; i++) {
+        int h, l;
+        if (p[i] == '+')
+            sg_sbuf_putc(&sb, ' ');
+        else if (p[i] == '%' && i + 2 < n &&
+                 (h = hexval((unsigned char)p[i + 1])) >= 0 &&
+                 (l = hexval((unsigned char)p[i + 2])) >= 0) {
+            sg_sbuf_putc(&sb, (char)(h << 4 | l));
+            i += 2;
+        } else
+            sg_sbuf_putc(&sb, p[i]);
+    }
+    /* not UTF-8 after decoding: URLSearchParams would put U+FFFD there */
+    json_t *v = json_stringn(sb.len ? (const char *)sg_sbuf_data(&sb) : "", sb.len);
+    sg_sbuf_reset(&sb);
+    return v ? v : json_string("\xef\xbf\xbd");
+}
+
+json_t *sg_proto4__query_auth(const char *q, size_t n)
+{
+    json_t *auth = json_object();
+    for (size_t i = 0; i < n;) {
+        const char *amp = memchr(q + i, '&', n - i);
+        size_t end = amp ? (size_t)(amp - q) : n;
+        const char *eq = memchr(q + i, '=', end - i);
+        size_t kend = eq ? (size_t)(eq - q) : end;
+        if (kend > i || eq) {
+            json_t *k = form_string(q + i, kend - i);
+            json_t *v = eq ? form_string(eq + 1, end - kend - 1) : json_string("");
+            /* the last of a repeated key wins, as Node's objectFromEntries */
+            json_object_setn_new(auth, json_string_value(k), json_string_length(k), v);
+            json_decref(k);
+        }
+        i = end + 1;
+    }
+    return auth;
+}
+
+json_t *sg_proto4__split_nsp(sg_sio_packet_t *pkt)
+{
+    char *q = strchr(pkt->nsp, '?');
+    if (!q)
+        return pkt->type == SG_SIO_CONNECT ? json_object() : NULL;
+    *q++ = '\0';
+    if (pkt->nsp[0] == '\0') {
+        pkt->nsp[0] = '/'; /* "?x=1" names "/" */
+        pkt->nsp[1] = '\0';
+    }
+    return pkt->type == SG_SIO_CONNECT ? sg_proto4__query_auth(q, strlen(q)) : NULL;
+}
+
+json_t *sg_proto4__error_payload(const char *message, json_t *data)
+{
+    if (data)
+        return data;
+    return json_string(message ? message : "error");
+}
