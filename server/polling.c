@@ -41,6 +41,19 @@ static void set_resp(sg_pss_t *pss, const sg_session_t *s, sg_sbuf_t *body, sg_e
     pss->resp_binary = form == SG_EIO_FORM_BINARY;
 }
 
+static int write_resp(struct lws *wsi, sg_pss_t *pss)
+{
+    sg_buf_t *b = pss->resp;
+    pss->resp = NULL;
+    pss->kind = SG_PSS_NONE;
+    int rc = sg_http_respond(wsi, 200,
+                             pss->resp_binary ? "application/octet-stream"
+                                              : "text/plain; charset=UTF-8",
+                             "Cache-Control: no-store\r\n", b->data, b->len);
+    sg_buf_unref(b);
+    return rc;
+}
+
 /* Build the response to a held or fresh GET and detach the request from the
  * session: the bytes live in the request's own state from here on, so the
  * session may close or be freed before lws gets to write them. */
@@ -71,20 +84,15 @@ static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
     } else {
         sg_sbuf_reset(&body);
     }
+    if (pss && s->eng->stopping) {
+        /* The server stops: the connections go with the lws context right
+         * after this, before any writeable callback. A held GET answered
+         * now lets the client see the close packet ("transport close", as
+         * from Node's io.close()) rather than a reset. */
+        write_resp(wsi, pss);
+        return;
+    }
     lws_callback_on_writable(wsi);
-}
-
-static int write_resp(struct lws *wsi, sg_pss_t *pss)
-{
-    sg_buf_t *b = pss->resp;
-    pss->resp = NULL;
-    pss->kind = SG_PSS_NONE;
-    int rc = sg_http_respond(wsi, 200,
-                             pss->resp_binary ? "application/octet-stream"
-                                              : "text/plain; charset=UTF-8",
-                             "Cache-Control: no-store\r\n", b->data, b->len);
-    sg_buf_unref(b);
-    return rc;
 }
 
 int sg_polling_writeable(struct lws *wsi, sg_pss_t *pss)

@@ -35,6 +35,7 @@ void sg_engine_init(sg_engine_t *e)
 void sg_engine_stop(sg_engine_t *e, const char *reason)
 {
     sg_map_iter_t it = {0};
+    e->stopping = 1;
     while (sg_map_next(e->sessions, &it))
         sg_session_close(it.val, reason, 0);
     e->live = 0;
