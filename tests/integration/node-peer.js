@@ -90,7 +90,7 @@ async function shardedAdapter(redisUrl, opts, makeClient) {
  */
 async function startNodePeer({
   redisUrl, key = 'socket.io', requestsTimeout = 5000, namespaces = [], adapter = 'redis', streams = {},
-  sharded = {}, makeClient = null,
+  sharded = {}, makeClient = null, ioOptions = {},
 }) {
   let close;
   let made;
@@ -118,7 +118,7 @@ async function startNodePeer({
     throw new Error(`unknown Node peer adapter ${adapter}`);
   }
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: made });
+  const io = new Server(httpServer, { ...ioOptions, adapter: made });
   const setup = (nsp) => {
     nsp.on('connection', (socket) => {
       socket.on('join', (room, cb) => { socket.join(room); if (cb) cb(true); });

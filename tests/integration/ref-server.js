@@ -17,7 +17,8 @@
  * connectTimeout, cors (origin, or "*"), corsCredentials (true/false),
  * transports ("polling,websocket"), serveClient (true/false),
  * namespaces (extra namespaces, comma list), path, chatMessageRate,
- * chatMessageBurst.
+ * chatMessageBurst, allowEIO3 (true/false, default false: also accept
+ * Engine.IO v3 / Socket.IO protocol 4 clients, i.e. socket.io-client 2.x).
  * Prints "listening on http://HOST:PORT" to stderr when ready; exits on
  * SIGTERM/SIGINT. Serves the demo page (server/www) at "/".
  *
@@ -157,6 +158,7 @@ if (S.connectTimeout) opts.connectTimeout = Number(S.connectTimeout);
 if (S.transports) opts.transports = S.transports.split(',').map((s) => s.trim());
 if (S.serveClient !== undefined) opts.serveClient = bool(S.serveClient);
 if (S.path) opts.path = S.path;
+if (S.allowEIO3 !== undefined) opts.allowEIO3 = bool(S.allowEIO3);
 if (S.cors) {
   opts.cors = { origin: S.cors === '*' ? '*' : S.cors.split(',').length > 1 ? S.cors.split(',') : S.cors };
   if (S.corsCredentials !== undefined) opts.cors.credentials = bool(S.corsCredentials);
