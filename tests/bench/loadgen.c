@@ -1,6 +1,8 @@
-/* loadgen.c - Socket.IO v5 load generator for tests/bench.
+/* loadgen.c - Socket.IO v5 (and v4) load generator for tests/bench.
  *
- * Many Engine.IO v4 / Socket.IO v5 clients over WebSocket on one libuv loop, with a
+ * Many Engine.IO v4 / Socket.IO v5 clients over WebSocket on one libuv loop (--eio 3:
+ * Engine.IO v3 / Socket.IO protocol 4, socket.io-client 2.x's; --eio mixed: every other
+ * client v3, the rest and the publisher v4), with a
  * hand-written minimal WebSocket client (upgrade request, unmasked server frames, masked
  * client frames). It must stay cheaper per message than the server it measures, so a
  * received frame is only classified by its first bytes; the one number it parses is the
@@ -123,6 +125,8 @@ static void usage(void)
             "usage: loadgen --port P [--host 127.0.0.1] [--mode idle|fanout|ack] [--clients N]\n"
             "  [--conn-rate R/s (0 = unlimited)] [--inflight 256] [--connect-timeout 60]\n"
             "  [--addr-offset K] [--server-pid PID[,PID...] (CPU summed)] [--room bench]\n"
+            "  [--eio 4|3|mixed (Engine.IO revision; mixed: odd clients v3, the rest and the\n"
+            "                    publisher v4; v3 clients ping every pingInterval)]\n"
             "  idle:   [--duration S (0 = exit when ready; default: hold until SIGTERM)]\n"
             "          [--max-hold 600]\n"
             "  fanout: [--pub-port P (publisher's server, default --port)] [--sizes 100,4096] [--fracs 0.5,0.9] [--warm 2] [--secs 8]\n"
@@ -156,7 +160,8 @@ int main(int argc, char **argv)
         {"room", 1, 0, 'R'},         {"duration", 1, 0, 'd'},      {"max-hold", 1, 0, 'H'},
         {"sizes", 1, 0, 's'},        {"fracs", 1, 0, 'f'},         {"warm", 1, 0, 'w'},
         {"secs", 1, 0, 'S'},         {"lat-warm", 1, 0, 'W'},      {"lat-secs", 1, 0, 'L'},
-        {"drain-timeout", 1, 0, 'D'}, {"pub-port", 1, 0, 'Q'},   {"help", 0, 0, '?'},         {0, 0, 0, 0}};
+        {"drain-timeout", 1, 0, 'D'}, {"pub-port", 1, 0, 'Q'},   {"eio", 1, 0, 'E'},
+        {"help", 0, 0, '?'},         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -179,6 +184,12 @@ int main(int argc, char **argv)
                 g->server_pids[g->n_server_pids++] = atoi(t);
             break;
         case 'Q': g->pub_port = atoi(optarg); break;
+        case 'E':
+            g->eio = !strcmp(optarg, "4")       ? EIO_4
+                     : !strcmp(optarg, "3")     ? EIO_3
+                     : !strcmp(optarg, "mixed") ? EIO_MIXED
+                                                : -1;
+            break;
         case 'R': g->room = optarg; break;
         case 'd': g->duration = strtod(optarg, NULL); break;
         case 'H': g->max_hold = strtod(optarg, NULL); break;
@@ -192,7 +203,7 @@ int main(int argc, char **argv)
         default: usage(); return 2;
         }
     }
-    if (g->mode < 0 || g->n < 1 || g->n > 19500 || g->port <= 0 || strlen(g->room) > 64) {
+    if (g->mode < 0 || g->eio < 0 || g->n < 1 || g->n > 19500 || g->port <= 0 || strlen(g->room) > 64) {
         usage();
         return 2;
     }
@@ -211,8 +222,10 @@ int main(int argc, char **argv)
     uv_timer_init(g->loop, &g->deadline);
     uv_timer_init(g->loop, &g->phase_timer);
     uv_timer_init(g->loop, &g->tick);
+    uv_timer_init(g->loop, &g->v3ping);
     uv_check_init(g->loop, &g->check);
     g->pace.data = g->deadline.data = g->phase_timer.data = g->tick.data = g->check.data = g;
+    g->v3ping.data = g;
     uv_signal_init(g->loop, &g->sigterm);
     uv_signal_init(g->loop, &g->sigint);
     g->sigterm.data = g->sigint.data = g;

@@ -15,7 +15,8 @@
 #include <stdio.h>
 #include <uv.h>
 
-#define LG_CAP 64           /* first payload bytes kept per frame: enough to classify it */
+#define LG_CAP 128          /* first payload bytes kept per frame: enough to classify it and
+                             * to find pingInterval in the open packet */
 #define LG_HIST_BUCKETS 1024
 #define LG_MAX_PHASES 32
 #define LG_JOIN_ACK_ID 1
@@ -24,6 +25,10 @@ enum { ST_TCP, ST_HTTP, ST_EIO, ST_SIO, ST_JOIN, ST_READY, ST_DEAD };
 enum { ROLE_IDLE, ROLE_RECV, ROLE_PUB, ROLE_ACK };
 enum { MODE_IDLE, MODE_FANOUT, MODE_ACK };
 enum { PH_MAX, PH_RATE, PH_ACK };
+/* --eio: the clients' Engine.IO revision. MIXED: odd client indexes v3, even ones (and the
+ * publisher) v4. */
+enum { EIO_4, EIO_3, EIO_MIXED };
+#define LG_V3_PING_MS 25000 /* a v3 client's ping period until an open packet names one */
 
 /* Log-bucket histogram of nanoseconds: 16 linear sub-buckets per power of two (~6%). */
 typedef struct {
@@ -40,8 +45,10 @@ typedef struct {
     struct lg_gen *g;
     uint64_t plen, pgot;
     uint64_t t_start;   /* connect start; in ack mode, send time of the pending echo */
+    uint64_t ping_due;  /* Engine.IO v3: loop time (ms) of this client's next ping */
     uint32_t ack_id, idx;
-    uint8_t state, role, opcode, hlen, hneed, crlf, cap_len, pad;
+    uint8_t state, role, opcode, hlen, hneed, crlf, cap_len;
+    uint8_t v3;         /* 1: Engine.IO v3 / Socket.IO protocol 4 (the client pings; no 40) */
     uint8_t hdr[14];
     uint8_t cap[LG_CAP];
 } lg_conn_t;
@@ -56,6 +63,9 @@ typedef struct {
     uint64_t sent, skipped, deliveries, acks;
     double wall, srv_cpu, gen_cpu;
     lg_hist_t hist;
+    /* --eio mixed: the same split by the receiver's revision ([0] v4, [1] v3) */
+    uint64_t deliv_by[2];
+    lg_hist_t hist_by[2];
 } lg_phase_t;
 
 typedef struct lg_gen {
@@ -73,12 +83,19 @@ typedef struct lg_gen {
     int pub_port; /* the publisher's server; receivers use port (cross-node runs) */
     char sizes[128], fracs[128];
     const char *room;
+    int eio; /* EIO_* */
     /* state */
     lg_conn_t *conns; /* n clients, then the publisher */
     int started, inflight, connected, ready, failed, dropped, srv_closed, conn_errors;
     uint64_t t0, t_ready;
     double srv_cpu0, gen_cpu0;
     uint64_t pings, deliveries_total, sent_total, bad_frames;
+    /* Engine.IO v3: clients ready, pings sent and pongs received; every open v3 client sits
+     * once in the ring pq (conn indexes, ping_due ascending: one period for all) */
+    int connected_v3, ready_v3;
+    uint64_t v3_pings, v3_pongs, v3_ping_ms, deliv_by[2];
+    uint32_t *pq, pq_head, pq_len;
+    uv_timer_t v3ping;
     lg_hist_t connect_hist;
     uint32_t rng;
     uv_timer_t pace, deadline, phase_timer, tick;
@@ -88,7 +105,7 @@ typedef struct lg_gen {
     /* phases */
     lg_phase_t ph[LG_MAX_PHASES];
     int nph, cur, measuring, draining;
-    uint64_t ph_t0, ph_sent, ph_skipped, ph_deliv0, drain_t0;
+    uint64_t ph_t0, ph_sent, ph_skipped, ph_deliv0, ph_deliv0_by[2], drain_t0;
     size_t window;
     char *pad_buf;
     size_t pad_cap;
@@ -106,12 +123,14 @@ void lg_gen_exit(lg_gen_t *g, int code) __attribute__((noreturn));
 
 /* ---- loadgen_client.c */
 
-/** Open connection c (index idx, ROLE_*) and walk it up to ST_READY. */
+/** Open connection c (index idx, ROLE_*; v3 or v4 as --eio says) and walk it up to ST_READY. */
 void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role);
 /** One masked WebSocket text frame. */
 void lg_ws_text(lg_conn_t *c, const char *s, size_t len);
 /** The next echo with ack of an ack-mode client (stamps t_start). */
 void lg_ack_send(lg_conn_t *c);
+/** g->v3ping's callback: the Engine.IO v3 clients whose ping is due send it ("2"). */
+void lg_v3_ping_due(uv_timer_t *t);
 
 /* ---- loadgen_phases.c */
 

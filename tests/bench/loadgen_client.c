@@ -2,7 +2,16 @@
  * (upgrade request, unmasked server frames, masked client frames) that speaks
  * just enough Engine.IO v4 / Socket.IO v5 to connect, join, answer pings and
  * classify what it receives. A frame is only classified by its first LG_CAP
- * bytes; the one number parsed is the timestamp of a "message" event. */
+ * bytes; the one number parsed is the timestamp of a "message" event.
+ *
+ * With --eio 3 (or for the odd-numbered clients of --eio mixed) a client speaks
+ * Engine.IO v3 / Socket.IO protocol 4, the protocol of socket.io-client 2.x:
+ * EIO=3 in the URL, the same open packet, then the server sends "40" by itself
+ * (the client is in "/" implicitly and never sends 40); the CLIENT pings ("2")
+ * every pingInterval and the server answers "3" (a v3 client that stops pinging
+ * is closed after pingInterval + pingTimeout). Events and acks are as in v5.
+ * Binary frames (v3 prefixes them with a 0x04 byte) are never sent and are not
+ * looked into. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -107,6 +116,58 @@ void lg_ws_text(lg_conn_t *c, const char *s, size_t len) { ws_send(c, 1, s, len)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* ---------------------------------------------------------------- Engine.IO v3 pings */
+
+/* The server's pingInterval, as the first v3 open packet gave it. */
+static uint64_t v3_period(const lg_gen_t *g) { return g->v3_ping_ms ? g->v3_ping_ms : LG_V3_PING_MS; }
+
+/* Every open v3 client is in the ring g->pq once, in the order of its ping_due: all share
+ * one period, so appending keeps it sorted. One timer, armed for the head. */
+static void v3_ping_arm(lg_gen_t *g)
+{
+    if (!g->pq_len)
+        return;
+    uint64_t due = g->conns[g->pq[g->pq_head]].ping_due, now = uv_now(g->loop);
+    uv_timer_start(&g->v3ping, lg_v3_ping_due, due > now ? due - now : 0, 0);
+}
+
+static void v3_ping_push(lg_gen_t *g, lg_conn_t *c, uint64_t due)
+{
+    uint32_t cap = (uint32_t)g->n + 1;
+    if (!g->pq) {
+        g->pq = malloc(sizeof(*g->pq) * cap);
+        if (!g->pq)
+            abort();
+    }
+    if (g->pq_len >= cap)
+        abort(); /* a client is never queued twice */
+    c->ping_due = due;
+    g->pq[(g->pq_head + g->pq_len++) % cap] = c->idx;
+    if (!uv_is_active((uv_handle_t *)&g->v3ping))
+        v3_ping_arm(g);
+}
+
+void lg_v3_ping_due(uv_timer_t *t)
+{
+    lg_gen_t *g = t->data;
+    uint32_t cap = (uint32_t)g->n + 1;
+    uint64_t now = uv_now(g->loop);
+    while (g->pq_len) {
+        lg_conn_t *c = &g->conns[g->pq[g->pq_head]];
+        if (c->state != ST_DEAD && c->ping_due > now)
+            break;
+        g->pq_head = (g->pq_head + 1) % cap;
+        g->pq_len--;
+        if (c->state == ST_DEAD)
+            continue; /* dropped: leaves the ring */
+        lg_ws_text(c, "2", 1);
+        g->v3_pings++;
+        if (c->state != ST_DEAD)
+            v3_ping_push(g, c, now + v3_period(g));
+    }
+    v3_ping_arm(g);
+}
+
 static void conn_fail(lg_conn_t *c, const char *why, int err)
 {
     lg_gen_t *g = c->g;
@@ -117,8 +178,10 @@ static void conn_fail(lg_conn_t *c, const char *why, int err)
                 err ? uv_strerror(err) : "protocol");
     if (c->state == ST_READY) {
         g->dropped++;
-        if (c->role != ROLE_PUB)
+        if (c->role != ROLE_PUB) {
             g->ready--;
+            g->ready_v3 -= c->v3;
+        }
     } else {
         g->failed++;
         g->inflight--;
@@ -144,11 +207,11 @@ static void on_connect(uv_connect_t *req, int status)
     }
     char rq[256];
     int n = snprintf(rq, sizeof rq,
-                     "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                     "GET /socket.io/?EIO=%d&transport=websocket HTTP/1.1\r\n"
                      "Host: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     c->g->host, c->role == ROLE_PUB ? c->g->pub_port : c->g->port);
+                     c->v3 ? 3 : 4, c->g->host, c->role == ROLE_PUB ? c->g->pub_port : c->g->port);
     c->state = ST_HTTP;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
@@ -161,6 +224,8 @@ void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role)
     c->g = g;
     c->idx = idx;
     c->role = (uint8_t)role;
+    /* mixed: odd indexes v3; the publisher (index n) is v4 unless every client is v3 */
+    c->v3 = g->eio == EIO_3 || (g->eio == EIO_MIXED && role != ROLE_PUB && (idx & 1u));
     c->hneed = 2;
     c->state = ST_TCP;
     c->t_start = uv_hrtime();
@@ -226,6 +291,8 @@ static void on_sio_connected(lg_conn_t *c, uint64_t now)
     if (c->role != ROLE_PUB) {
         g->connected++;
         g->ready++;
+        g->connected_v3 += c->v3;
+        g->ready_v3 += c->v3;
         lg_hist_add(&g->connect_hist, now - c->t_start);
     }
     lg_gen_check(g);
@@ -240,6 +307,7 @@ static void on_event(lg_conn_t *c, const uint8_t *p, size_t caplen, uint64_t now
         return;
     }
     g->deliveries_total++;
+    g->deliv_by[c->v3]++;
     if (!g->measuring)
         return;
     const uint8_t *end = p + caplen;
@@ -250,8 +318,11 @@ static void on_event(lg_conn_t *c, const uint8_t *p, size_t caplen, uint64_t now
     while (q < end && (*q == ':' || *q == ' '))
         q++;
     uint64_t t = parse_u64(q, end, NULL);
-    if (t && t <= now)
+    if (t && t <= now) {
         lg_hist_add(&g->ph[g->cur].hist, now - t);
+        if (g->eio == EIO_MIXED)
+            lg_hist_add(&g->ph[g->cur].hist_by[c->v3], now - t);
+    }
 }
 
 static void on_ack(lg_conn_t *c, const uint8_t *p, size_t caplen, uint64_t now)
@@ -263,6 +334,8 @@ static void on_ack(lg_conn_t *c, const uint8_t *p, size_t caplen, uint64_t now)
         g->inflight--;
         g->connected++;
         g->ready++;
+        g->connected_v3 += c->v3;
+        g->ready_v3 += c->v3;
         lg_hist_add(&g->connect_hist, now - c->t_start);
         lg_gen_check(g);
         return;
@@ -287,12 +360,27 @@ static void on_text(lg_conn_t *c, uint64_t now)
         on_event(c, p, n, now);
     } else if (n >= 2 && p[0] == '4' && p[1] == '3') {
         on_ack(c, p, n, now);
-    } else if (n == 1 && p[0] == '2') {
+    } else if (n == 1 && p[0] == '2' && !c->v3) {
         c->g->pings++;
         lg_ws_text(c, "3", 1);
+    } else if (n == 1 && p[0] == '3' && c->v3) {
+        c->g->v3_pongs++;
     } else if (n >= 1 && p[0] == '0' && c->state == ST_EIO) {
         c->state = ST_SIO;
-        lg_ws_text(c, "40", 2);
+        if (!c->v3) {
+            lg_ws_text(c, "40", 2);
+            return;
+        }
+        /* v3: the server sends 40 next; this client pings from now on */
+        lg_gen_t *g = c->g;
+        static const char key[] = "\"pingInterval\":";
+        const uint8_t *q = memmem(p, n, key, sizeof key - 1);
+        if (q && !g->v3_ping_ms) {
+            uint64_t ms = parse_u64(q + sizeof key - 1, p + n, NULL);
+            if (ms)
+                g->v3_ping_ms = ms;
+        }
+        v3_ping_push(g, c, uv_now(g->loop) + v3_period(g));
     } else if (n >= 2 && p[0] == '4' && p[1] == '0' && c->state == ST_SIO) {
         on_sio_connected(c, now);
     } else if (n >= 1 && (p[0] == '1' || (p[0] == '4' && n >= 2 && (p[1] == '1' || p[1] == '4')))) {

@@ -104,6 +104,8 @@ static void on_phase_timer(uv_timer_t *t)
         /* warm-up over: measure from here */
         g->measuring = 1;
         g->ph_deliv0 = g->deliveries_total;
+        g->ph_deliv0_by[0] = g->deliv_by[0];
+        g->ph_deliv0_by[1] = g->deliv_by[1];
         p->sent = g->ph_sent;
         p->skipped = g->ph_skipped;
         p->srv_cpu = lg_servers_cpu(g);
@@ -128,6 +130,8 @@ void lg_phase_end(lg_gen_t *g)
     p->sent = g->ph_sent - p->sent;
     p->skipped = g->ph_skipped - p->skipped;
     p->deliveries = g->deliveries_total - g->ph_deliv0;
+    p->deliv_by[0] = g->deliv_by[0] - g->ph_deliv0_by[0];
+    p->deliv_by[1] = g->deliv_by[1] - g->ph_deliv0_by[1];
     fprintf(stderr, "PHASE %d done per_s=%.1f\n", g->cur,
             (p->kind == PH_ACK ? (double)p->acks : (double)p->deliveries) / p->wall);
     g->cur++;

@@ -138,7 +138,7 @@ double lg_servers_cpu(const lg_gen_t *g)
 
 /* ---------------------------------------------------------------- output */
 
-static void print_phase(FILE *f, const lg_phase_t *p, int nrecv)
+static void print_phase(FILE *f, const lg_phase_t *p, const lg_gen_t *g)
 {
     const char *kind = p->kind == PH_MAX ? "max" : p->kind == PH_RATE ? "rate" : "ack";
     fprintf(f,
@@ -154,27 +154,42 @@ static void print_phase(FILE *f, const lg_phase_t *p, int nrecv)
     fprintf(f, "\"server_cpu_share\":%.3f,\"gen_cpu_share\":%.3f,\"lat_us\":", p->srv_cpu / w,
             p->gen_cpu / w);
     hist_json(f, &p->hist, 1);
+    if (g->eio == EIO_MIXED && p->kind != PH_ACK) {
+        /* the same deliveries split by the receiver's revision: "3" v3, "4" v4 */
+        fprintf(f, ",\"by_eio\":{");
+        for (int v3 = 1; v3 >= 0; v3--) {
+            fprintf(f, "%s\"%d\":{\"deliveries\":%" PRIu64 ",\"per_s\":%.1f,\"lat_us\":",
+                    v3 ? "" : ",", v3 ? 3 : 4, p->deliv_by[v3], (double)p->deliv_by[v3] / w);
+            hist_json(f, &p->hist_by[v3], 0);
+            fprintf(f, "}");
+        }
+        fprintf(f, "}");
+    }
     fprintf(f, "}");
-    (void)nrecv;
 }
 
 static void gen_report(lg_gen_t *g)
 {
     double conn_wall = g->t_ready ? (double)(g->t_ready - g->t0) / 1e9 : -1;
     const char *mode = g->mode == MODE_IDLE ? "idle" : g->mode == MODE_FANOUT ? "fanout" : "ack";
-    printf("{\"mode\":\"%s\",\"n\":%d,\"connected\":%d,\"ready\":%d,\"failed\":%d,"
+    const char *eio = g->eio == EIO_3 ? "3" : g->eio == EIO_MIXED ? "mixed" : "4";
+    printf("{\"mode\":\"%s\",\"eio\":\"%s\",\"n\":%d,\"connected\":%d,\"ready\":%d,\"failed\":%d,"
            "\"dropped\":%d,\"server_closed\":%d,\"bad_frames\":%" PRIu64 ",\"pings\":%" PRIu64
            ",\"connect\":{\"wall_s\":%.3f,\"per_s\":%.1f,\"server_cpu_s\":%.3f,"
            "\"gen_cpu_s\":%.3f,\"lat_us\":",
-           mode, g->n, g->connected, g->ready, g->failed, g->dropped, g->srv_closed, g->bad_frames,
+           mode, eio, g->n, g->connected, g->ready, g->failed, g->dropped, g->srv_closed, g->bad_frames,
            g->pings, conn_wall, conn_wall > 0 ? g->connected / conn_wall : -1.0, g->srv_cpu0,
            g->gen_cpu0);
     hist_json(stdout, &g->connect_hist, 0);
-    printf("},\"gen_cpu_total_s\":%.3f,\"phases\":[", lg_gen_cpu_now());
+    /* Engine.IO v3 clients (publisher not counted): connected, still ready, pings sent, pongs */
+    printf("},\"v3\":{\"connected\":%d,\"ready\":%d,\"pings\":%" PRIu64 ",\"pongs\":%" PRIu64
+           ",\"ping_interval_ms\":%" PRIu64 "}",
+           g->connected_v3, g->ready_v3, g->v3_pings, g->v3_pongs, g->v3_ping_ms);
+    printf(",\"gen_cpu_total_s\":%.3f,\"phases\":[", lg_gen_cpu_now());
     for (int i = 0; i < g->nph; i++) {
         if (i)
             printf(",");
-        print_phase(stdout, &g->ph[i], g->ready);
+        print_phase(stdout, &g->ph[i], g);
     }
     printf("]}\n");
     fflush(stdout);

@@ -10,6 +10,7 @@
  *                       [--adapter memory|redis|sharded|streams] [--redis-url redis://127.0.0.1:6379]
  *                       [--set subscriptionMode=static|dynamic|dynamic-private] [--set channelPrefix=P]
  *                       [--recovery | --set connectionStateRecovery=true]
+ *                       [--allow-eio3 | --set allowEIO3=true]
  *
  *   "join"      (room, ack)      join room; ack(true)
  *   "broadcast" (room, ...args)  emit "message"(...args) to room except the sender
@@ -29,13 +30,15 @@
  * makes the clients node-redis createCluster() clients with those seeds as rootNodes.
  * --recovery (or siogate's own --set connectionStateRecovery=true) turns on
  * connectionStateRecovery with socket.io's defaults ({}: 2 minutes, skipMiddlewares).
+ * --allow-eio3 (or siogate's own --set allowEIO3=true) sets socket.io's allowEIO3 option:
+ * Engine.IO v3 / Socket.IO protocol 4 clients (socket.io-client 2.x) are served too.
  * Unknown options are ignored so the runner can pass the same command line it gives siogate.
  */
 const http = require('http');
 const { Server } = require('socket.io');
 
 const opts = { host: '127.0.0.1', port: 3000, adapter: 'memory', redisUrl: 'redis://127.0.0.1:6379', recovery: false,
-  sharded: {} };
+  allowEIO3: false, sharded: {} };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--host') opts.host = argv[++i];
@@ -43,6 +46,11 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === '--adapter') opts.adapter = argv[++i];
   else if (argv[i] === '--redis-url') opts.redisUrl = argv[++i];
   else if (argv[i] === '--recovery') opts.recovery = true;
+  else if (argv[i] === '--allow-eio3') opts.allowEIO3 = true;
+  else if (argv[i] === '--set' && /^allowEIO3=(true|yes|on|1)$/.test(argv[i + 1] || '')) {
+    opts.allowEIO3 = true;
+    i++;
+  }
   else if (argv[i] === '--set' && argv[i + 1] === 'connectionStateRecovery=true') {
     opts.recovery = true;
     i++;
@@ -71,7 +79,10 @@ function redisClient() {
 }
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, opts.recovery ? { connectionStateRecovery: {} } : {});
+const io = new Server(httpServer, {
+  ...(opts.recovery ? { connectionStateRecovery: {} } : {}),
+  ...(opts.allowEIO3 ? { allowEIO3: true } : {}),
+});
 
 io.on('connection', (socket) => {
   socket.on('join', (room, ack) => {
