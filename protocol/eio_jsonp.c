@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "eio.h"
+#include "form.h"
 #include "util.h"
 
 void sg_eio_jsonp_wrap(sg_sbuf_t *out, unsigned index, const void *payload, size_t len)
@@ -46,34 +47,6 @@ void sg_eio_jsonp_wrap(sg_sbuf_t *out, unsigned index, const void *payload, size
     sg_sbuf_puts(out, "\");");
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Form decoding as Node's querystring: '+' is a space, %XX a byte, and a
- * '%' not followed by two hex digits stays as it is. */
-static void form_decode(sg_sbuf_t *out, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (p[i] == '+')
-            sg_sbuf_putc(out, ' ');
-        else if (p[i] == '%' && i + 2 < n && (h = hexval(p[i + 1])) >= 0 &&
-                 (l = hexval(p[i + 2])) >= 0) {
-            sg_sbuf_putc(out, (char)(h << 4 | l));
-            i += 2;
-        } else
-            sg_sbuf_putc(out, (char)p[i]);
-    }
-}
-
 /* 1 when the (encoded) key k of length n decodes to "d". */
 static int key_is_d(const unsigned char *k, size_t n)
 {
@@ -104,7 +77,7 @@ int sg_eio_jsonp_body(const void *body, size_t len, sg_sbuf_t *out)
         return SG_ENOTFOUND;
     sg_sbuf_t dec;
     sg_sbuf_init(&dec);
-    form_decode(&dec, val, vlen);
+    sg_form_decode(&dec, (const char *)val, vlen);
     const unsigned char *s = sg_sbuf_data(&dec);
     size_t n = dec.len;
     /* The client escaped the payload's own "\n" as "\\n" and its newlines

@@ -4,39 +4,17 @@
  * a middleware refusal sends its data, or else its message, bare. */
 #include <string.h>
 
+#include "form.h"
 #include "sio_internal.h"
 #include "util.h"
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* application/x-www-form-urlencoded decoding as URLSearchParams does it:
- * '+' is a space, %XX a byte, a stray '%' stays. */
+/* A decoded form value as a JSON string; bytes that are not UTF-8 after
+ * decoding become U+FFFD as in URLSearchParams (here: the whole value). */
 static json_t *form_string(const char *p, size_t n)
 {
     sg_sbuf_t sb;
     sg_sbuf_init(&sb);
-    for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (p[i] == '+')
-            sg_sbuf_putc(&sb, ' ');
-        else if (p[i] == '%' && i + 2 < n &&
-                 (h = hexval((unsigned char)p[i + 1])) >= 0 &&
-                 (l = hexval((unsigned char)p[i + 2])) >= 0) {
-            sg_sbuf_putc(&sb, (char)(h << 4 | l));
-            i += 2;
-        } else
-            sg_sbuf_putc(&sb, p[i]);
-    }
-    /* not UTF-8 after decoding: URLSearchParams would put U+FFFD there */
+    sg_form_decode(&sb, p, n);
     json_t *v = json_stringn(sb.len ? (const char *)sg_sbuf_data(&sb) : "", sb.len);
     sg_sbuf_reset(&sb);
     return v ? v : json_string("\xef\xbf\xbd");
