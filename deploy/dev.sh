@@ -17,12 +17,13 @@ top=$PWD
 # valgrind for the valgrind_* memcheck entries, see tests/valgrind/;
 # prometheus for promtool, which checks /metrics; openssl makes the
 # throw-away certificates of tls.test.js; file lets CPack run dpkg-shlibdeps
-# and systemd has systemd-analyze, both for tests/install).
+# and systemd has systemd-analyze, both for tests/install; python3-redis and
+# python3-msgpack run the Python gateway worker of examples/).
 packages=(build-essential cmake pkg-config
           libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
-          libmsgpack-dev libjansson-dev libcmocka-dev)
+          libmsgpack-dev libjansson-dev libcmocka-dev libssl-dev)
 test_packages=(chromium redis-server redis-sentinel nginx-light gnuplot-nox valgrind prometheus openssl
-               file systemd)
+               file systemd python3-redis python3-msgpack)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

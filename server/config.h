@@ -97,6 +97,23 @@ typedef struct sg_config {
     int admin_ui;             /* adminUi: false */
     char *admin_ui_username;  /* adminUiUsername: "admin" */
     char *admin_ui_password_hash; /* adminUiPasswordHash: "" */
+    /* gateway mode */
+    char *bridge;             /* bridge: "off" | "redis-stream" */
+    char *bridge_events;      /* bridgeEvents: "/:*" */
+    char *bridge_stream;      /* bridgeStream: "siogate:events" */
+    size_t bridge_max_len;    /* bridgeMaxLen: 100000 */
+    char *bridge_redis_url;   /* bridgeRedisUrl: "" = redisUrl */
+    char *bridge_reply_prefix; /* bridgeReplyPrefix: "siogate:reply:" */
+    char *bridge_node_id;     /* bridgeNodeId: "" = random */
+    unsigned bridge_ack_timeout; /* bridgeAckTimeout: 10000 ms */
+    size_t bridge_max_pending; /* bridgeMaxPending: 100000 */
+    int bridge_lifecycle;     /* bridgeLifecycle: true */
+    char *auth_jwt;           /* authJwt: "off" | "HS256" | "RS256" | "ES256" */
+    char *auth_jwt_key, *auth_jwt_key_file, *auth_jwt_issuer, *auth_jwt_audience;
+    unsigned auth_jwt_leeway; /* authJwtLeeway: 0 s */
+    int auth_user_room;       /* authUserRoom: true */
+    char *auth_url;           /* authUrl: "" = off */
+    unsigned auth_timeout;    /* authTimeout: 5000 ms */
     /* which settings were given explicitly (file, environment, flags), one
      * bit per row of the table; see sg_config_is_set */
     unsigned char explicit_set[16];

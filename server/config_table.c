@@ -23,6 +23,8 @@ static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const subscription_modes[] = {"static", "dynamic", "dynamic-private", NULL};
 static const char *const streams_protocols[] = {"0.3", "0.2", NULL};
 static const char *const transport_names[] = {"polling", "websocket", NULL};
+static const char *const bridges[] = {"off", "redis-stream", NULL};
+static const char *const jwt_algs[] = {"off", "HS256", "RS256", "ES256", NULL};
 
 #define MS_MAX 3600000ULL /* one hour, for every timeout in ms */
 #define OFF(f) offsetof(sg_config_t, f)
@@ -30,6 +32,7 @@ static const char *const transport_names[] = {"polling", "websocket", NULL};
 static const char *check_host(const char *v, char **norm);
 static const char *check_path(const char *v, char **norm);
 static const char *check_namespaces(const char *v, char **norm);
+static const char *check_routes(const char *v, char **norm);
 
 const sg_cfg_row_t sg_config__rows[] = {
     {"host", "SIOGATE_HOST", CT_STRING, ST_STR, OFF(host), 1, 255, "127.0.0.1", NULL, check_host, 0,
@@ -252,6 +255,59 @@ const sg_cfg_row_t sg_config__rows[] = {
      OFF(admin_ui_password_hash), 0, 255, "", NULL, NULL, 0,
      "adminUi: bcrypt hash ($2a$/$2b$/$2y$) of its password, e.g. from `htpasswd -nbBC 10 '' "
      "PASSWORD` (the part after ':')."},
+    /* gateway mode (gateway.c, gateway_auth.c) */
+    {"bridge", "SIOGATE_BRIDGE", CT_ENUM, ST_STR, OFF(bridge), 0, 0, "off", bridges, NULL, 0,
+     "Gateway mode: redis-stream appends routed client events (and connects/disconnects) to "
+     "bridgeStream for workers in any language; off = none."},
+    {"bridgeEvents", "SIOGATE_BRIDGE_EVENTS", CT_STRING, ST_STR, OFF(bridge_events), 1, 4096,
+     "/:*", NULL, check_routes, 0,
+     "Routed events, comma separated, each <namespace>:<event pattern> where * matches any run "
+     "of characters (\"/:*\", \"/orders:order.*\"). Events an app handles itself are not routed."},
+    {"bridgeStream", "SIOGATE_BRIDGE_STREAM", CT_STRING, ST_STR, OFF(bridge_stream), 1, 255,
+     "siogate:events", NULL, NULL, 0, "The Redis Stream routed events are appended to."},
+    {"bridgeMaxLen", "SIOGATE_BRIDGE_MAX_LEN", CT_UINT, ST_SIZE, OFF(bridge_max_len), 1,
+     1000000000, "100000", NULL, NULL, 0,
+     "Approximate bound of bridgeStream's length (XADD MAXLEN ~)."},
+    {"bridgeRedisUrl", "SIOGATE_BRIDGE_REDIS_URL", CT_STRING, ST_STR, OFF(bridge_redis_url), 0,
+     4096, "", NULL, NULL, 0, "Redis of the bridge; empty = redisUrl."},
+    {"bridgeReplyPrefix", "SIOGATE_BRIDGE_REPLY_PREFIX", CT_STRING, ST_STR,
+     OFF(bridge_reply_prefix), 1, 255, "siogate:reply:", NULL, NULL, 0,
+     "Workers answer a client's ack by publishing to <prefix><node id>."},
+    {"bridgeNodeId", "SIOGATE_BRIDGE_NODE_ID", CT_STRING, ST_STR, OFF(bridge_node_id), 0, 64, "",
+     NULL, NULL, 0, "This node's id in bridge entries; empty = a random id at start."},
+    {"bridgeAckTimeout", "SIOGATE_BRIDGE_ACK_TIMEOUT", CT_UINT, ST_UINT, OFF(bridge_ack_timeout),
+     1, MS_MAX, "10000", NULL, NULL, 0,
+     "Milliseconds a routed event's ack waits for a worker's reply; then the client's ack gets "
+     "{\"error\":\"bridge timeout\"}."},
+    {"bridgeMaxPending", "SIOGATE_BRIDGE_MAX_PENDING", CT_UINT, ST_SIZE, OFF(bridge_max_pending), 1,
+     10000000, "100000", NULL, NULL, 0,
+     "Acks awaiting a worker's reply on this node at once; past it an event with ack is "
+     "answered {\"error\":\"bridge busy\"}."},
+    {"bridgeLifecycle", "SIOGATE_BRIDGE_LIFECYCLE", CT_BOOL, ST_INT, OFF(bridge_lifecycle), 0, 1,
+     "true", NULL, NULL, 0,
+     "Also append a connect and a disconnect entry per socket of a routed namespace."},
+    {"authJwt", "SIOGATE_AUTH_JWT", CT_ENUM, ST_STR, OFF(auth_jwt), 0, 0, "off", jwt_algs, NULL, 0,
+     "Require a JSON Web Token in the CONNECT auth (auth.token) signed with this algorithm; "
+     "its claims become socket.data."},
+    {"authJwtKey", "SIOGATE_AUTH_JWT_KEY", CT_STRING, ST_STR, OFF(auth_jwt_key), 0, 16384, "",
+     NULL, NULL, 0, "HS256: the shared secret; RS256/ES256: the PEM public key (or use authJwtKeyFile)."},
+    {"authJwtKeyFile", "SIOGATE_AUTH_JWT_KEY_FILE", CT_STRING, ST_STR, OFF(auth_jwt_key_file), 0,
+     4096, "", NULL, NULL, 0, "File holding authJwtKey (a PEM public key or certificate, or the secret)."},
+    {"authJwtIssuer", "SIOGATE_AUTH_JWT_ISSUER", CT_STRING, ST_STR, OFF(auth_jwt_issuer), 0, 1024,
+     "", NULL, NULL, 0, "When set, the token's iss must equal it."},
+    {"authJwtAudience", "SIOGATE_AUTH_JWT_AUDIENCE", CT_STRING, ST_STR, OFF(auth_jwt_audience), 0,
+     1024, "", NULL, NULL, 0, "When set, the token's aud must contain it."},
+    {"authJwtLeeway", "SIOGATE_AUTH_JWT_LEEWAY", CT_UINT, ST_UINT, OFF(auth_jwt_leeway), 0, 3600,
+     "0", NULL, NULL, 0, "Seconds of clock skew allowed on exp and nbf."},
+    {"authUserRoom", "SIOGATE_AUTH_USER_ROOM", CT_BOOL, ST_INT, OFF(auth_user_room), 0, 1, "true",
+     NULL, NULL, 0,
+     "An authenticated socket joins room user:<sub> (JWT sub, or the auth endpoint's user), so "
+     "backends reach a user on every device and node."},
+    {"authUrl", "SIOGATE_AUTH_URL", CT_STRING, ST_STR, OFF(auth_url), 0, 2048, "", NULL, NULL, 0,
+     "http://host[:port]/path: POST each CONNECT's handshake summary there; 2xx JSON accepts "
+     "(its data, user and rooms are applied), 401/403 refuses."},
+    {"authTimeout", "SIOGATE_AUTH_TIMEOUT", CT_UINT, ST_UINT, OFF(auth_timeout), 1, MS_MAX, "5000",
+     NULL, NULL, 0, "Milliseconds authUrl has to answer; then the CONNECT is refused."},
 };
 
 const size_t sg_config__nrows = sizeof sg_config__rows / sizeof sg_config__rows[0];
@@ -295,6 +351,23 @@ static const char *check_path(const char *v, char **norm)
 }
 
 /* Drops the blanks people put after commas, so consumers can split on ','. */
+/* bridgeEvents: "<nsp>:<pattern>" items; the namespace starts with '/'
+ * and holds no ':' (the first ':' ends it), the pattern is not empty. */
+static const char *check_routes(const char *v, char **norm)
+{
+    (void)norm;
+    const char *p = v;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        if (p[0] != '/' || !colon || colon == p + n - 1)
+            return "each route is <namespace>:<event pattern>, e.g. /:* or /orders:order.*";
+        p += n + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
 static const char *check_namespaces(const char *v, char **norm)
 {
     const char *item, *why = NULL;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway.h"
 #include "siogate.h"
 
 int main(int argc, char **argv)
@@ -29,6 +30,12 @@ int main(int argc, char **argv)
     }
     /* After the app: the app's handlers are for its namespaces, not /admin. */
     if (sg_admin_ui_install(srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "siogate: %s\n", err);
+        sg_server_free(srv);
+        return 1;
+    }
+    sg_gateway_t *gw;
+    if (sg_gateway_install(srv, &gw, err, sizeof(err)) != 0) {
         fprintf(stderr, "siogate: %s\n", err);
         sg_server_free(srv);
         return 1;

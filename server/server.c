@@ -165,11 +165,32 @@ int sg_server_run(sg_server_t *srv, int handle_signals)
     return rc;
 }
 
+struct sg_stop_hook {
+    void (*cb)(void *ud);
+    void *ud;
+    struct sg_stop_hook *next;
+};
+
+void sg_server_on_stop(sg_server_t *srv, void (*cb)(void *ud), void *ud)
+{
+    struct sg_stop_hook *h = sg_calloc(1, sizeof(*h));
+    h->cb = cb;
+    h->ud = ud;
+    h->next = srv->stop_hooks;
+    srv->stop_hooks = h;
+}
+
 void sg_server_stop(sg_server_t *srv)
 {
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    while (srv->stop_hooks) {
+        struct sg_stop_hook *h = srv->stop_hooks;
+        srv->stop_hooks = h->next;
+        h->cb(h->ud);
+        sg_free(h);
+    }
     sg_admin_stop(srv->admin);
     srv->admin = NULL;
     if (srv->observer && srv->observer->stop)

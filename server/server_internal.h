@@ -66,6 +66,8 @@ struct sg_server {
     size_t drain_total, drain_closed;
     void *app;
     void (*app_free)(void *);
+    struct sg_stop_hook *stop_hooks; /* sg_server_on_stop, most recent first */
+    struct sg_gateway *gateway;   /* gateway mode (gateway.h), or NULL: for /metrics */
 };
 
 /* ---- loop.c: the libwebsockets context on our loop ---- */
@@ -73,5 +75,11 @@ struct sg_server {
 int sg_loop__start(sg_server_t *srv);
 /** Finish what lws could not inside the loop once it ran dry. */
 void sg_loop__finish(sg_server_t *srv);
+
+/** Remember (or forget, NULL) the gateway, whose counters /metrics shows. */
+static inline void sg_server__set_gateway(sg_server_t *srv, struct sg_gateway *g)
+{
+    srv->gateway = g;
+}
 
 #endif

@@ -34,6 +34,18 @@ static const size_t string_fields[] = {
     offsetof(sg_config_t, stream_name),
     offsetof(sg_config_t, channel_prefix),
     offsetof(sg_config_t, session_key_prefix),
+    offsetof(sg_config_t, bridge),
+    offsetof(sg_config_t, bridge_events),
+    offsetof(sg_config_t, bridge_stream),
+    offsetof(sg_config_t, bridge_redis_url),
+    offsetof(sg_config_t, bridge_reply_prefix),
+    offsetof(sg_config_t, bridge_node_id),
+    offsetof(sg_config_t, auth_jwt),
+    offsetof(sg_config_t, auth_jwt_key),
+    offsetof(sg_config_t, auth_jwt_key_file),
+    offsetof(sg_config_t, auth_jwt_issuer),
+    offsetof(sg_config_t, auth_jwt_audience),
+    offsetof(sg_config_t, auth_url),
 };
 
 typedef struct {
@@ -128,6 +140,12 @@ static void change(sg_config_t *cfg, const char *name)
         must_set(cfg, name, strcmp(cfg->subscription_mode, "static") == 0 ? "dynamic" : "static");
     else if (strcmp(name, "redisUrl") == 0)
         must_set(cfg, name, "redis://10.0.0.1:7000");
+    else if (strcmp(name, "bridge") == 0)
+        must_set(cfg, name, strcmp(cfg->bridge, "off") == 0 ? "redis-stream" : "off");
+    else if (strcmp(name, "bridgeEvents") == 0)
+        must_set(cfg, name, "/changed:*");
+    else if (strcmp(name, "authJwt") == 0)
+        must_set(cfg, name, strcmp(cfg->auth_jwt, "off") == 0 ? "HS256" : "off");
     else {
         /* numbers, booleans and free text: try a few spellings, keep the first
          * one the table accepts that differs from the value now */
