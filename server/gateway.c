@@ -308,7 +308,7 @@ static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_
     if (!routed(g, sg_nsp_name(sg_socket_nsp(s)), event))
         return; /* as an event nobody handles */
     if (ack && g->st.pending >= g->cfg->bridge_max_pending) {
-        g->st.ack_errors++;
+        g->st.ack_busy++;
         ack_error(ack, "bridge busy");
         return;
     }

@@ -32,7 +32,8 @@ typedef struct sg_gateway_stats {
     uint64_t replies;        /* worker replies delivered to a client's ack */
     uint64_t stray_replies;  /* replies for no pending ack (late, garbled, other node) */
     uint64_t ack_timeouts;   /* acks answered "bridge timeout" */
-    uint64_t ack_errors;     /* acks answered "bridge unavailable" / "bridge busy" */
+    uint64_t ack_errors;     /* acks answered "bridge unavailable" */
+    uint64_t ack_busy;       /* acks answered "bridge busy" (bridgeMaxPending) */
     size_t pending;          /* acks awaiting a worker now */
     uint64_t auth_ok, auth_refused, auth_errors; /* connect-time authentication */
     int redis_up;            /* the bridge's Redis is connected */

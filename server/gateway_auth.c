@@ -194,6 +194,10 @@ static void middleware(sg_socket_t *s, const json_t *auth, void *ud)
 
 static void install(sg_nsp_t *nsp, void *ud)
 {
+    sg_gateway_t *g = ud;
+    /* the admin UI's namespace has its own login */
+    if (g->cfg->admin_ui && !strcmp(sg_nsp_name(nsp), "/admin"))
+        return;
     sg_nsp_use(nsp, middleware, ud);
     sg_nsp_on_connection(nsp, on_connection, ud);
 }

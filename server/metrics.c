@@ -229,6 +229,8 @@ static void gateway(sg_sbuf_t *o, sg_server_t *srv)
         (unsigned long long)g.ack_timeouts);
     put(o, "siogate_bridge_ack_errors_total{cause=\"unavailable\"} %llu\n",
         (unsigned long long)g.ack_errors);
+    put(o, "siogate_bridge_ack_errors_total{cause=\"busy\"} %llu\n",
+        (unsigned long long)g.ack_busy);
     one(o, "siogate_bridge_pending_acks", "gauge", "Acks awaiting a worker's reply.", g.pending);
     one(o, "siogate_bridge_up", "gauge", "1 while the bridge's Redis connection is ready.",
         (unsigned long long)g.redis_up);
