@@ -15,7 +15,13 @@
  *           42["broadcast","bench",{"t":<ns>,"p":"<pad>"}]; per message size: a "max" phase
  *           (window-limited: at most W messages outstanding per receiver on average), then
  *           fixed-rate phases at fractions of the measured peak.
- *   ack     N clients each run 42<id>["echo",{"t":<ns>}] -> 43<id>[...] in a closed loop.
+ *   ack     N clients each run 42<id>["echo",{"t":<ns>}] -> 43<id>[...] in a closed loop;
+ *           with --rate R, open loop: R acks/s in all, round robin over the clients (an
+ *           answer {"error":...} is counted apart: ack_errors).
+ *   emit    N clients emit 42["echo",{"t":<ns>}] without ack (siogate's gateway mode: one
+ *           stream entry each), --rate R events/s in all, or with R = 0 as fast as the
+ *           server parses them: each client sends a WebSocket ping after every 64 events,
+ *           the server's pong confirms them, at most --window unconfirmed per client.
  *
  *
  * The parts: loadgen.h lists them.
@@ -39,6 +45,7 @@ static void on_pace(uv_timer_t *t)
         int i = g->started++;
         lg_conn_start(g, &g->conns[i], (uint32_t)i, g->mode == MODE_FANOUT ? ROLE_RECV
                                                   : g->mode == MODE_ACK  ? ROLE_ACK
+                                                  : g->mode == MODE_EMIT ? ROLE_EMIT
                                                                          : ROLE_IDLE);
     }
     if (g->started >= g->n)
@@ -131,7 +138,9 @@ static void usage(void)
             "          [--max-hold 600]\n"
             "  fanout: [--pub-port P (publisher's server, default --port)] [--sizes 100,4096] [--fracs 0.5,0.9] [--warm 2] [--secs 8]\n"
             "          [--lat-warm 1] [--lat-secs 5] [--drain-timeout 10]\n"
-            "  ack:    [--warm 2] [--secs 8]\n");
+            "  ack:    [--warm 2] [--secs 8] [--rate R acks/s, open loop (0 = closed loop)]\n"
+            "  emit:   [--warm 2] [--secs 8] [--rate R events/s (0 = as fast as the server takes\n"
+            "           them)] [--window 256 (events unconfirmed per client)] [--drain-timeout 10]\n");
 }
 
 int main(int argc, char **argv)
@@ -151,6 +160,7 @@ int main(int argc, char **argv)
     g->lat_secs = 5;
     g->drain_timeout = 10;
     g->room = "bench";
+    g->emit_window = 256;
     snprintf(g->sizes, sizeof g->sizes, "100,4096");
     snprintf(g->fracs, sizeof g->fracs, "0.5,0.9");
     static const struct option lo[] = {
@@ -161,6 +171,7 @@ int main(int argc, char **argv)
         {"sizes", 1, 0, 's'},        {"fracs", 1, 0, 'f'},         {"warm", 1, 0, 'w'},
         {"secs", 1, 0, 'S'},         {"lat-warm", 1, 0, 'W'},      {"lat-secs", 1, 0, 'L'},
         {"drain-timeout", 1, 0, 'D'}, {"pub-port", 1, 0, 'Q'},   {"eio", 1, 0, 'E'},
+        {"rate", 1, 0, 'e'},         {"window", 1, 0, 'x'},
         {"help", 0, 0, '?'},         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -170,6 +181,7 @@ int main(int argc, char **argv)
         case 'm':
             g->mode = !strcmp(optarg, "fanout") ? MODE_FANOUT
                       : !strcmp(optarg, "ack")  ? MODE_ACK
+                      : !strcmp(optarg, "emit") ? MODE_EMIT
                       : !strcmp(optarg, "idle") ? MODE_IDLE
                                                 : -1;
             break;
@@ -190,6 +202,8 @@ int main(int argc, char **argv)
                      : !strcmp(optarg, "mixed") ? EIO_MIXED
                                                 : -1;
             break;
+        case 'e': g->rate = strtod(optarg, NULL); break;
+        case 'x': g->emit_window = atoi(optarg); break;
         case 'R': g->room = optarg; break;
         case 'd': g->duration = strtod(optarg, NULL); break;
         case 'H': g->max_hold = strtod(optarg, NULL); break;
@@ -203,7 +217,7 @@ int main(int argc, char **argv)
         default: usage(); return 2;
         }
     }
-    if (g->mode < 0 || g->eio < 0 || g->n < 1 || g->n > 19500 || g->port <= 0 || strlen(g->room) > 64) {
+    if (g->mode < 0 || g->eio < 0 || g->n < 1 || g->rate < 0 || g->emit_window < LG_EMIT_BATCH || g->n > 19500 || g->port <= 0 || strlen(g->room) > 64) {
         usage();
         return 2;
     }
@@ -223,9 +237,10 @@ int main(int argc, char **argv)
     uv_timer_init(g->loop, &g->phase_timer);
     uv_timer_init(g->loop, &g->tick);
     uv_timer_init(g->loop, &g->v3ping);
+    uv_timer_init(g->loop, &g->flush);
     uv_check_init(g->loop, &g->check);
     g->pace.data = g->deadline.data = g->phase_timer.data = g->tick.data = g->check.data = g;
-    g->v3ping.data = g;
+    g->v3ping.data = g->flush.data = g;
     uv_signal_init(g->loop, &g->sigterm);
     uv_signal_init(g->loop, &g->sigint);
     g->sigterm.data = g->sigint.data = g;

@@ -22,13 +22,18 @@
 #define LG_JOIN_ACK_ID 1
 
 enum { ST_TCP, ST_HTTP, ST_EIO, ST_SIO, ST_JOIN, ST_READY, ST_DEAD };
-enum { ROLE_IDLE, ROLE_RECV, ROLE_PUB, ROLE_ACK };
-enum { MODE_IDLE, MODE_FANOUT, MODE_ACK };
-enum { PH_MAX, PH_RATE, PH_ACK };
+enum { ROLE_IDLE, ROLE_RECV, ROLE_PUB, ROLE_ACK, ROLE_EMIT };
+enum { MODE_IDLE, MODE_FANOUT, MODE_ACK, MODE_EMIT };
+enum { PH_MAX, PH_RATE, PH_ACK, PH_EMIT };
 /* --eio: the clients' Engine.IO revision. MIXED: odd client indexes v3, even ones (and the
  * publisher) v4. */
 enum { EIO_4, EIO_3, EIO_MIXED };
 #define LG_V3_PING_MS 25000 /* a v3 client's ping period until an open packet names one */
+/* ack --rate: acks one client may have outstanding (send times kept in a ring by id) */
+#define LG_ACK_RING 64
+/* emit: a WebSocket ping after every LG_EMIT_BATCH events; its pong (the server parses
+ * frames in order) confirms them. At most --window events unconfirmed per client. */
+#define LG_EMIT_BATCH 64
 
 /* Log-bucket histogram of nanoseconds: 16 linear sub-buckets per power of two (~6%). */
 typedef struct {
@@ -46,7 +51,11 @@ typedef struct {
     uint64_t plen, pgot;
     uint64_t t_start;   /* connect start; in ack mode, send time of the pending echo */
     uint64_t ping_due;  /* Engine.IO v3: loop time (ms) of this client's next ping */
+    uint64_t *ack_ring; /* ack --rate: send time by ack id % LG_ACK_RING (0 = none) */
     uint32_t ack_id, idx;
+    uint32_t ack_out;   /* ack --rate: acks outstanding */
+    uint32_t emit_unconf, emit_pings; /* emit: events since the last ping, pings unanswered */
+    uint32_t emit_tail; /* emit: events the last ping confirms when it closes a partial batch */
     uint8_t state, role, opcode, hlen, hneed, crlf, cap_len;
     uint8_t v3;         /* 1: Engine.IO v3 / Socket.IO protocol 4 (the client pings; no 40) */
     uint8_t hdr[14];
@@ -61,6 +70,7 @@ typedef struct {
     double warm, secs;
     /* results */
     uint64_t sent, skipped, deliveries, acks;
+    uint64_t ack_errors; /* acks whose first argument is {"error":...} (not in acks or hist) */
     double wall, srv_cpu, gen_cpu;
     lg_hist_t hist;
     /* --eio mixed: the same split by the receiver's revision ([0] v4, [1] v3) */
@@ -84,12 +94,19 @@ typedef struct lg_gen {
     char sizes[128], fracs[128];
     const char *room;
     int eio; /* EIO_* */
+    double rate;     /* ack: acks/s offered, open loop (0 = closed loop); emit: events/s (0 = max) */
+    int emit_window; /* emit: events one client may have unconfirmed */
     /* state */
     lg_conn_t *conns; /* n clients, then the publisher */
     int started, inflight, connected, ready, failed, dropped, srv_closed, conn_errors;
     uint64_t t0, t_ready;
     double srv_cpu0, gen_cpu0;
     uint64_t pings, deliveries_total, sent_total, bad_frames;
+    /* ack and emit modes: events sent (warm-up included), acks answered, answered with an
+     * error, events confirmed by a pong */
+    uint64_t ev_sent, acks_total, ack_errors_total, emit_confirmed;
+    uint32_t rr; /* next client of the round robin (ack --rate, emit) */
+    uv_timer_t flush;
     /* Engine.IO v3: clients ready, pings sent and pongs received; every open v3 client sits
      * once in the ring pq (conn indexes, ping_due ascending: one period for all) */
     int connected_v3, ready_v3;
@@ -129,6 +146,14 @@ void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role);
 void lg_ws_text(lg_conn_t *c, const char *s, size_t len);
 /** The next echo with ack of an ack-mode client (stamps t_start). */
 void lg_ack_send(lg_conn_t *c);
+/** ack --rate: one more echo with ack on c (send time in its ring); -1 if c has
+ *  LG_ACK_RING outstanding. */
+int lg_ack_send_open(lg_conn_t *c);
+/** emit: one echo without ack on c, and a ping after every LG_EMIT_BATCH; -1 if c has
+ *  --window events unconfirmed. */
+int lg_emit_send(lg_conn_t *c);
+/** emit, at the end: a ping after c's last partial batch, so its pong confirms it. */
+void lg_emit_flush(lg_conn_t *c);
 /** g->v3ping's callback: the Engine.IO v3 clients whose ping is due send it ("2"). */
 void lg_v3_ping_due(uv_timer_t *t);
 

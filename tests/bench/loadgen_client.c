@@ -273,7 +273,52 @@ void lg_ack_send(lg_conn_t *c)
     c->ack_id = c->ack_id < 2 ? 2 : c->ack_id + 1;
     c->t_start = uv_hrtime();
     int n = snprintf(msg, sizeof msg, "42%u[\"echo\",{\"t\":%" PRIu64 "}]", c->ack_id, c->t_start);
+    c->g->ev_sent++;
     lg_ws_text(c, msg, (size_t)n);
+}
+
+int lg_ack_send_open(lg_conn_t *c)
+{
+    if (c->ack_out >= LG_ACK_RING)
+        return -1;
+    if (!c->ack_ring && !(c->ack_ring = calloc(LG_ACK_RING, sizeof(*c->ack_ring))))
+        abort();
+    c->ack_id = c->ack_id < 2 ? 2 : c->ack_id + 1;
+    uint64_t t = uv_hrtime();
+    c->ack_ring[c->ack_id % LG_ACK_RING] = t;
+    c->ack_out++;
+    char msg[96];
+    int n = snprintf(msg, sizeof msg, "42%u[\"echo\",{\"t\":%" PRIu64 "}]", c->ack_id, t);
+    c->g->ev_sent++;
+    lg_ws_text(c, msg, (size_t)n);
+    return 0;
+}
+
+int lg_emit_send(lg_conn_t *c)
+{
+    lg_gen_t *g = c->g;
+    if ((c->emit_pings + 1u) * LG_EMIT_BATCH > (uint32_t)g->emit_window)
+        return -1;
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "42[\"echo\",{\"t\":%" PRIu64 "}]", uv_hrtime());
+    g->ev_sent++;
+    lg_ws_text(c, msg, (size_t)n);
+    if (++c->emit_unconf == LG_EMIT_BATCH && c->state == ST_READY) {
+        c->emit_unconf = 0;
+        c->emit_pings++;
+        ws_send(c, 9, "", 0);
+    }
+    return 0;
+}
+
+void lg_emit_flush(lg_conn_t *c)
+{
+    if (c->state != ST_READY || !c->emit_unconf)
+        return;
+    c->emit_tail = c->emit_unconf;
+    c->emit_unconf = 0;
+    c->emit_pings++;
+    ws_send(c, 9, "", 0);
 }
 
 static void on_sio_connected(lg_conn_t *c, uint64_t now)
@@ -340,15 +385,43 @@ static void on_ack(lg_conn_t *c, const uint8_t *p, size_t caplen, uint64_t now)
         lg_gen_check(g);
         return;
     }
-    if (c->role != ROLE_ACK || id != c->ack_id) {
+    if (c->role != ROLE_ACK) {
         g->bad_frames++;
         return;
     }
-    if (g->measuring) {
-        g->ph[g->cur].acks++;
-        lg_hist_add(&g->ph[g->cur].hist, now - c->t_start);
+    uint64_t t0;
+    if (g->rate > 0) {
+        /* open loop: any outstanding id, in any order */
+        uint64_t *slot = c->ack_ring ? &c->ack_ring[id % LG_ACK_RING] : NULL;
+        if (!slot || !*slot || id > c->ack_id || c->ack_id - id >= LG_ACK_RING) {
+            g->bad_frames++;
+            return;
+        }
+        t0 = *slot;
+        *slot = 0;
+        c->ack_out--;
+    } else {
+        if (id != c->ack_id) {
+            g->bad_frames++;
+            return;
+        }
+        t0 = c->t_start;
     }
-    if (g->cur < g->nph && g->ph[g->cur].kind == PH_ACK)
+    /* 43<id>[{"error":"bridge timeout"}] and the like: counted apart */
+    static const char err[] = "[{\"error\":";
+    const uint8_t *q = memchr(p + 2, '[', caplen - 2);
+    int error = q && (size_t)(p + caplen - q) >= sizeof err - 1 && !memcmp(q, err, sizeof err - 1);
+    g->acks_total++;
+    g->ack_errors_total += (uint64_t)error;
+    if (g->measuring) {
+        if (error)
+            g->ph[g->cur].ack_errors++;
+        else {
+            g->ph[g->cur].acks++;
+            lg_hist_add(&g->ph[g->cur].hist, now - t0);
+        }
+    }
+    if (g->rate <= 0 && g->cur < g->nph && g->ph[g->cur].kind == PH_ACK)
         lg_ack_send(c);
 }
 
@@ -403,6 +476,15 @@ static void frame_done(lg_conn_t *c, uint64_t now)
         break;
     case 9:
         ws_send(c, 10, (const char *)c->cap, c->cap_len);
+        break;
+    case 10:
+        /* emit: the server has parsed every event before our ping */
+        if (c->role == ROLE_EMIT && c->emit_pings) {
+            /* pongs come in order: the last one answers the flush's partial batch */
+            c->g->emit_confirmed += c->emit_pings == 1 && c->emit_tail ? c->emit_tail : LG_EMIT_BATCH;
+            if (--c->emit_pings == 0)
+                c->emit_tail = 0;
+        }
         break;
     default:
         break; /* continuation, binary, pong: nothing to learn */

@@ -13,6 +13,7 @@
 /* ---------------------------------------------------------------- phases */
 
 static void phase_begin(lg_gen_t *g);
+static void on_flush(uv_timer_t *t);
 
 static void pub_send(lg_gen_t *g, size_t size)
 {
@@ -45,12 +46,65 @@ static double outstanding(lg_gen_t *g)
     return g->ready ? (double)g->sent_total - (double)g->deliveries_total / g->ready : 0;
 }
 
+/* The next ready client of the round robin, or NULL if none is. */
+static lg_conn_t *next_client(lg_gen_t *g)
+{
+    for (int k = 0; k < g->n; k++) {
+        lg_conn_t *c = &g->conns[g->rr];
+        g->rr = g->rr + 1 >= (uint32_t)g->n ? 0 : g->rr + 1;
+        if (c->state == ST_READY)
+            return c;
+    }
+    return NULL;
+}
+
+/* ack --rate and emit: paced sends over the clients, round robin. A client that cannot
+ * take one more (its ack ring or emit window full, 64 KB queued) is a skip. */
+static void clients_pace(lg_gen_t *g, lg_phase_t *p)
+{
+    if (p->kind == PH_ACK && g->rate <= 0)
+        return; /* closed loop: each answer sends the next */
+    if (p->kind == PH_EMIT && g->rate <= 0) {
+        /* as fast as the server confirms: fill every client's window */
+        int burst = 0;
+        for (int k = 0; k < g->n && burst < 4096; k++) {
+            lg_conn_t *c = next_client(g);
+            if (!c)
+                return;
+            while (burst < 4096 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < 65536 &&
+                   c->state == ST_READY && lg_emit_send(c) == 0) {
+                g->ph_sent++;
+                burst++;
+            }
+        }
+        return;
+    }
+    uint64_t due = (uint64_t)((double)(uv_hrtime() - g->ph_t0) / 1e9 * p->rate);
+    int burst = 0;
+    while (g->ph_sent + g->ph_skipped < due && burst++ < 1000) {
+        lg_conn_t *c = next_client(g);
+        if (!c)
+            return;
+        int rc = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >= 65536 ? -1
+                 : p->kind == PH_ACK                                             ? lg_ack_send_open(c)
+                                                                                 : lg_emit_send(c);
+        if (rc == 0)
+            g->ph_sent++;
+        else
+            g->ph_skipped++;
+    }
+}
+
 /* Runs after every loop iteration's I/O: keeps the publisher's window full. */
 static void on_check(uv_check_t *h)
 {
     lg_gen_t *g = h->data;
-    if (g->cur >= g->nph || g->draining || g->mode != MODE_FANOUT)
+    if (g->cur >= g->nph || g->draining)
         return;
+    if (g->mode != MODE_FANOUT) {
+        clients_pace(g, &g->ph[g->cur]);
+        return;
+    }
     lg_phase_t *p = &g->ph[g->cur];
     lg_conn_t *pub = &g->conns[g->n];
     if (pub->state != ST_READY)
@@ -93,7 +147,7 @@ static void on_phase_timer(uv_timer_t *t)
         g->draining = 0;
         g->ph_t0 = uv_hrtime();
         g->ph_sent = g->ph_skipped = 0;
-        if (p->kind == PH_ACK)
+        if (p->kind == PH_ACK && g->rate <= 0)
             for (int i = 0; i < g->n; i++)
                 if (g->conns[i].state == ST_READY)
                     lg_ack_send(&g->conns[i]);
@@ -103,7 +157,7 @@ static void on_phase_timer(uv_timer_t *t)
     if (!g->measuring) {
         /* warm-up over: measure from here */
         g->measuring = 1;
-        g->ph_deliv0 = g->deliveries_total;
+        g->ph_deliv0 = p->kind == PH_EMIT ? g->emit_confirmed : g->deliveries_total;
         g->ph_deliv0_by[0] = g->deliv_by[0];
         g->ph_deliv0_by[1] = g->deliv_by[1];
         p->sent = g->ph_sent;
@@ -112,7 +166,11 @@ static void on_phase_timer(uv_timer_t *t)
         p->gen_cpu = lg_gen_cpu_now();
         p->wall = (double)uv_hrtime();
         fprintf(stderr, "PHASE %d %s size=%zu rate=%.1f measure\n", g->cur,
-                p->kind == PH_MAX ? "max" : p->kind == PH_RATE ? "rate" : "ack", p->size, p->rate);
+                p->kind == PH_MAX    ? "max"
+                : p->kind == PH_RATE ? "rate"
+                : p->kind == PH_ACK  ? "ack"
+                                     : "emit",
+                p->size, p->rate);
         uv_timer_start(t, on_phase_timer, (uint64_t)(p->secs * 1000), 0);
         return;
     }
@@ -129,15 +187,39 @@ void lg_phase_end(lg_gen_t *g)
     p->gen_cpu = lg_gen_cpu_now() - p->gen_cpu;
     p->sent = g->ph_sent - p->sent;
     p->skipped = g->ph_skipped - p->skipped;
-    p->deliveries = g->deliveries_total - g->ph_deliv0;
+    p->deliveries = (p->kind == PH_EMIT ? g->emit_confirmed : g->deliveries_total) - g->ph_deliv0;
     p->deliv_by[0] = g->deliv_by[0] - g->ph_deliv0_by[0];
     p->deliv_by[1] = g->deliv_by[1] - g->ph_deliv0_by[1];
     fprintf(stderr, "PHASE %d done per_s=%.1f\n", g->cur,
             (p->kind == PH_ACK ? (double)p->acks : (double)p->deliveries) / p->wall);
     g->cur++;
-    if (g->cur >= g->nph)
+    if (g->cur < g->nph) {
+        phase_begin(g);
+        return;
+    }
+    if (g->mode != MODE_EMIT)
         lg_gen_exit(g, 0);
-    phase_begin(g);
+    /* emit: nothing more is sent; leave once the server has parsed every event sent (each
+     * client's last pings answered, a last partial batch pinged), so ev_sent counts what it got */
+    for (int i = 0; i < g->n; i++)
+        lg_emit_flush(&g->conns[i]);
+    g->drain_t0 = uv_hrtime();
+    uv_timer_start(&g->flush, on_flush, 0, 0);
+}
+
+/* emit, after the last phase: wait for the last pongs (bounded by --drain-timeout). */
+static void on_flush(uv_timer_t *t)
+{
+    lg_gen_t *g = t->data;
+    int left = 0;
+    for (int i = 0; i < g->n; i++)
+        left += g->conns[i].state == ST_READY && g->conns[i].emit_pings;
+    if (!left || (double)(uv_hrtime() - g->drain_t0) / 1e9 >= g->drain_timeout) {
+        if (left)
+            fprintf(stderr, "loadgen: %d clients still have events unconfirmed\n", left);
+        lg_gen_exit(g, 0);
+    }
+    uv_timer_start(t, on_flush, 5, 0);
 }
 
 static void phase_begin(lg_gen_t *g)
@@ -172,9 +254,10 @@ static void phase_begin(lg_gen_t *g)
 
 static void build_phases(lg_gen_t *g)
 {
-    if (g->mode == MODE_ACK) {
+    if (g->mode == MODE_ACK || g->mode == MODE_EMIT) {
         lg_phase_t *p = &g->ph[g->nph++];
-        p->kind = PH_ACK;
+        p->kind = g->mode == MODE_ACK ? PH_ACK : PH_EMIT;
+        p->rate = g->rate;
         p->warm = g->warm;
         p->secs = g->secs;
         return;

@@ -140,13 +140,17 @@ double lg_servers_cpu(const lg_gen_t *g)
 
 static void print_phase(FILE *f, const lg_phase_t *p, const lg_gen_t *g)
 {
-    const char *kind = p->kind == PH_MAX ? "max" : p->kind == PH_RATE ? "rate" : "ack";
+    const char *kind = p->kind == PH_MAX    ? "max"
+                       : p->kind == PH_RATE ? "rate"
+                       : p->kind == PH_ACK  ? "ack"
+                                            : "emit";
     fprintf(f,
             "{\"kind\":\"%s\",\"size\":%zu,\"frac\":%.2f,\"rate_target\":%.2f,\"wall_s\":%.3f,"
             "\"sent\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"deliveries\":%" PRIu64
-            ",\"acks\":%" PRIu64 ",\"server_cpu_s\":%.3f,\"gen_cpu_s\":%.3f,",
+            ",\"acks\":%" PRIu64 ",\"ack_errors\":%" PRIu64
+            ",\"server_cpu_s\":%.3f,\"gen_cpu_s\":%.3f,",
             kind, p->size, p->frac, p->rate, p->wall, p->sent, p->skipped, p->deliveries, p->acks,
-            p->srv_cpu, p->gen_cpu);
+            p->ack_errors, p->srv_cpu, p->gen_cpu);
     double count = p->kind == PH_ACK ? (double)p->acks : (double)p->deliveries;
     double w = p->wall > 0 ? p->wall : 1;
     fprintf(f, "\"msgs_per_s\":%.2f,\"per_s\":%.1f,\"per_server_cpu_s\":%.1f,", (double)p->sent / w,
@@ -171,7 +175,10 @@ static void print_phase(FILE *f, const lg_phase_t *p, const lg_gen_t *g)
 static void gen_report(lg_gen_t *g)
 {
     double conn_wall = g->t_ready ? (double)(g->t_ready - g->t0) / 1e9 : -1;
-    const char *mode = g->mode == MODE_IDLE ? "idle" : g->mode == MODE_FANOUT ? "fanout" : "ack";
+    const char *mode = g->mode == MODE_IDLE     ? "idle"
+                       : g->mode == MODE_FANOUT ? "fanout"
+                       : g->mode == MODE_ACK    ? "ack"
+                                                : "emit";
     const char *eio = g->eio == EIO_3 ? "3" : g->eio == EIO_MIXED ? "mixed" : "4";
     printf("{\"mode\":\"%s\",\"eio\":\"%s\",\"n\":%d,\"connected\":%d,\"ready\":%d,\"failed\":%d,"
            "\"dropped\":%d,\"server_closed\":%d,\"bad_frames\":%" PRIu64 ",\"pings\":%" PRIu64
@@ -185,6 +192,11 @@ static void gen_report(lg_gen_t *g)
     printf("},\"v3\":{\"connected\":%d,\"ready\":%d,\"pings\":%" PRIu64 ",\"pongs\":%" PRIu64
            ",\"ping_interval_ms\":%" PRIu64 "}",
            g->connected_v3, g->ready_v3, g->v3_pings, g->v3_pongs, g->v3_ping_ms);
+    /* ack and emit: every event sent (warm-up included), acks answered (with an error among
+     * them), events the server confirmed (emit) */
+    printf(",\"events\":{\"sent\":%" PRIu64 ",\"acks\":%" PRIu64 ",\"ack_errors\":%" PRIu64
+           ",\"confirmed\":%" PRIu64 "}",
+           g->ev_sent, g->acks_total, g->ack_errors_total, g->emit_confirmed);
     printf(",\"gen_cpu_total_s\":%.3f,\"phases\":[", lg_gen_cpu_now());
     for (int i = 0; i < g->nph; i++) {
         if (i)
