@@ -232,10 +232,24 @@ static void out_reserve(sg_rlink_t *l, size_t n)
     l->ocap = cap;
 }
 
+/* "<type><v>\r\n" -- by hand: snprintf here was a fifth of the CPU of a
+ * bridged event (25 headers per XADD). */
 static void out_fmt(sg_rlink_t *l, char type, size_t v)
 {
-    out_reserve(l, 24);
-    l->olen += (size_t)snprintf(l->obuf + l->olen, 24, "%c%zu\r\n", type, v);
+    char digits[24];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    out_reserve(l, n + 3);
+    char *o = l->obuf + l->olen;
+    *o++ = type;
+    while (n)
+        *o++ = digits[--n];
+    *o++ = '\r';
+    *o++ = '\n';
+    l->olen = (size_t)(o - l->obuf);
 }
 
 /* RESP: "*argc\r\n", then "$len\r\n" arg "\r\n" for each. */

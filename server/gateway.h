@@ -22,9 +22,6 @@ typedef struct sg_gateway sg_gateway_t;
  *  URL). Call after the apps are installed, before sg_server_start. The
  *  gateway frees itself when the server stops. */
 int sg_gateway_install(sg_server_t *srv, sg_gateway_t **out, char *err, size_t errlen);
-/** Stop and free now (pending acks answered with an error); normally the
- *  server's stop does it. NULL is a no-op. */
-void sg_gateway_free(sg_gateway_t *g);
 
 typedef struct sg_gateway_stats {
     uint64_t entries;        /* entries appended (events, connects, disconnects) */

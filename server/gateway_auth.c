@@ -166,6 +166,10 @@ static void middleware(sg_socket_t *s, const json_t *auth, void *ud)
 {
     sg_gateway_t *g = ud;
     json_t *rooms = NULL;
+    if (g->stopped) {
+        sg_socket_next(s, "server shutting down", NULL);
+        return;
+    }
     if (g->jwt) {
         const json_t *tok = json_object_get(auth, "token");
         const char *why = NULL;

@@ -37,6 +37,7 @@ struct sg_gateway {
     char *reply_channel;
     sg_gw_route_t *routes;
     sg_map_t *pending; /* token -> sg_gw_pending_t */
+    sg_map_t *summaries; /* socket pointer -> its summary as JSON text (sg_buf_t) */
     sg_gw_pending_t *head, *tail;
     uv_timer_t timer;
     uint64_t next_token;
@@ -47,6 +48,7 @@ struct sg_gateway {
     sg_socket_t *joining;          /* being accepted now ... */
     json_t *joining_rooms;         /* ... and the rooms it joins */
     sg_gateway_stats_t st;
+    int stopped; /* the server stops: handlers do nothing (disconnects still come) */
 };
 
 /* gateway.c: the bridge */

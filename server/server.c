@@ -166,15 +166,18 @@ int sg_server_run(sg_server_t *srv, int handle_signals)
 }
 
 struct sg_stop_hook {
-    void (*cb)(void *ud);
+    void (*stop)(void *ud);
+    void (*release)(void *ud);
     void *ud;
     struct sg_stop_hook *next;
 };
 
-void sg_server_on_stop(sg_server_t *srv, void (*cb)(void *ud), void *ud)
+void sg_server_on_stop(sg_server_t *srv, void (*stop)(void *ud), void (*release)(void *ud),
+                       void *ud)
 {
     struct sg_stop_hook *h = sg_calloc(1, sizeof(*h));
-    h->cb = cb;
+    h->stop = stop;
+    h->release = release;
     h->ud = ud;
     h->next = srv->stop_hooks;
     srv->stop_hooks = h;
@@ -185,12 +188,9 @@ void sg_server_stop(sg_server_t *srv)
     if (srv->stopping)
         return;
     srv->stopping = 1;
-    while (srv->stop_hooks) {
-        struct sg_stop_hook *h = srv->stop_hooks;
-        srv->stop_hooks = h->next;
-        h->cb(h->ud);
-        sg_free(h);
-    }
+    for (struct sg_stop_hook *h = srv->stop_hooks; h; h = h->next)
+        if (h->stop)
+            h->stop(h->ud);
     sg_admin_stop(srv->admin);
     srv->admin = NULL;
     if (srv->observer && srv->observer->stop)
@@ -231,6 +231,13 @@ void sg_server_free(sg_server_t *srv)
     sg_loop__finish(srv);
     if (srv->app_free)
         srv->app_free(srv->app);
+    while (srv->stop_hooks) {
+        struct sg_stop_hook *h = srv->stop_hooks;
+        srv->stop_hooks = h->next;
+        if (h->release)
+            h->release(h->ud);
+        sg_free(h);
+    }
     sg_nsp__free_all(srv);
     sg_engine_free(&srv->engine);
     sg_socket__free_dead(srv);

@@ -54,10 +54,14 @@ void sg_server_enable_eio_echo(sg_server_t *srv, const char *path);
 /** Attach application state to the server; free_fn (may be NULL) runs on it
  *  in sg_server_free, after every socket is gone. Replaces earlier data. */
 void sg_server_set_app_data(sg_server_t *srv, void *data, void (*free_fn)(void *));
-/** Run cb when the server stops (first thing in sg_server_stop, latest
- *  registered first), while sockets and the loop are still there: a module
- *  that holds loop handles or sockets lets go of them here. */
-void sg_server_on_stop(sg_server_t *srv, void (*cb)(void *ud), void *ud);
+/** A module's two ends: stop runs first thing in sg_server_stop (latest
+ *  registered first), while sockets and the loop are still there -- let go
+ *  of loop handles and sockets there; the disconnect handlers of every
+ *  socket still run after it. release runs in sg_server_free once every
+ *  socket is gone, with the app's data: free the module there. Either may
+ *  be NULL. */
+void sg_server_on_stop(sg_server_t *srv, void (*stop)(void *ud), void (*release)(void *ud),
+                       void *ud);
 /** Write one line to the server's log (stderr), if lvl passes logLevel. */
 void sg_server_log(const sg_server_t *srv, sg_log_level_t lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
