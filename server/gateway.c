@@ -308,7 +308,8 @@ static void put_args(entry_t *e, const sg_data_t *args)
  * handshake, and socket.data as the authentication left it). */
 static const sg_buf_t *summary_of(sg_gateway_t *g, sg_socket_t *s)
 {
-    sg_buf_t *b = sg_map_get(g->summaries, (const char *)&s, sizeof(s));
+    const char *id = sg_socket_id(s); /* the key lives in the socket, which outlives the entry */
+    sg_buf_t *b = sg_map_get(g->summaries, id, strlen(id));
     if (b)
         return b;
     json_t *sum = sg_gw__summary(s);
@@ -317,13 +318,14 @@ static const sg_buf_t *summary_of(sg_gateway_t *g, sg_socket_t *s)
     sg_json_dump(&sb, sum, NULL, NULL);
     json_decref(sum);
     b = sg_sbuf_finish(&sb);
-    sg_map_put(g->summaries, (const char *)&s, sizeof(s), b);
+    sg_map_put(g->summaries, id, strlen(id), b);
     return b;
 }
 
 static void forget_summary(sg_gateway_t *g, sg_socket_t *s)
 {
-    sg_buf_unref(sg_map_del(g->summaries, (const char *)&s, sizeof(s)));
+    const char *id = sg_socket_id(s);
+    sg_buf_unref(sg_map_del(g->summaries, id, strlen(id)));
 }
 
 static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_t *ack, void *ud)

@@ -37,7 +37,7 @@ struct sg_gateway {
     char *reply_channel;
     sg_gw_route_t *routes;
     sg_map_t *pending; /* token -> sg_gw_pending_t */
-    sg_map_t *summaries; /* socket pointer -> its summary as JSON text (sg_buf_t) */
+    sg_map_t *summaries; /* socket id -> its summary as JSON text (sg_buf_t) */
     sg_gw_pending_t *head, *tail;
     uv_timer_t timer;
     uint64_t next_token;
