@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway_internal.h"
+#include "gw_internal.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -21,7 +21,7 @@
 
 /* A CONNECT waiting for authUrl. */
 typedef struct sg_gw_authing {
-    sg_gateway_t *g;
+    sg_gw_t *g;
     sg_socket_t *s; /* referenced */
     sg_authreq_t *req;
     struct sg_gw_authing *prev, *next;
@@ -34,7 +34,7 @@ typedef struct sg_gw_authing {
  * one call: nothing else runs meanwhile). */
 static void on_connection(sg_socket_t *s, void *ud)
 {
-    sg_gateway_t *g = ud;
+    sg_gw_t *g = ud;
     if (g->joining != s || !g->joining_rooms)
         return;
     size_t i;
@@ -46,7 +46,7 @@ static void on_connection(sg_socket_t *s, void *ud)
     }
 }
 
-static void accept_with_rooms(sg_gateway_t *g, sg_socket_t *s, json_t *rooms)
+static void accept_with_rooms(sg_gw_t *g, sg_socket_t *s, json_t *rooms)
 {
     g->joining = s;
     g->joining_rooms = rooms;
@@ -57,7 +57,7 @@ static void accept_with_rooms(sg_gateway_t *g, sg_socket_t *s, json_t *rooms)
     json_decref(rooms);
 }
 
-static void refuse(sg_gateway_t *g, sg_socket_t *s, const char *why, int error)
+static void refuse(sg_gw_t *g, sg_socket_t *s, const char *why, int error)
 {
     if (error)
         g->st.auth_errors++;
@@ -67,7 +67,7 @@ static void refuse(sg_gateway_t *g, sg_socket_t *s, const char *why, int error)
 }
 
 /* room user:<id> when authUserRoom is on and id is a non-empty string */
-static void add_user_room(sg_gateway_t *g, json_t *rooms, const json_t *id)
+static void add_user_room(sg_gw_t *g, json_t *rooms, const json_t *id)
 {
     if (!g->cfg->auth_user_room || !json_is_string(id) || !json_string_length(id))
         return;
@@ -83,7 +83,7 @@ static void add_user_room(sg_gateway_t *g, json_t *rooms, const json_t *id)
 
 static void authing_free(sg_gw_authing_t *a)
 {
-    sg_gateway_t *g = a->g;
+    sg_gw_t *g = a->g;
     if (a->prev)
         a->prev->next = a->next;
     else
@@ -101,7 +101,7 @@ static void authing_free(sg_gw_authing_t *a)
 static void on_answer(void *ud, int status, const char *body, size_t len)
 {
     sg_gw_authing_t *a = ud;
-    sg_gateway_t *g = a->g;
+    sg_gw_t *g = a->g;
     sg_socket_t *s = a->s;
     a->req = NULL;
     json_t *o = NULL;
@@ -134,7 +134,7 @@ static void on_answer(void *ud, int status, const char *body, size_t len)
     authing_free(a);
 }
 
-static void ask_endpoint(sg_gateway_t *g, sg_socket_t *s, const json_t *auth)
+static void ask_endpoint(sg_gw_t *g, sg_socket_t *s, const json_t *auth)
 {
     json_t *sum = sg_gw__summary(s);
     json_t *hs = sg_socket_handshake(s);
@@ -164,7 +164,7 @@ static void ask_endpoint(sg_gateway_t *g, sg_socket_t *s, const json_t *auth)
 
 static void middleware(sg_socket_t *s, const json_t *auth, void *ud)
 {
-    sg_gateway_t *g = ud;
+    sg_gw_t *g = ud;
     json_t *rooms = NULL;
     if (g->stopped) {
         sg_socket_next(s, "server shutting down", NULL);
@@ -198,7 +198,7 @@ static void middleware(sg_socket_t *s, const json_t *auth, void *ud)
 
 static void install(sg_nsp_t *nsp, void *ud)
 {
-    sg_gateway_t *g = ud;
+    sg_gw_t *g = ud;
     /* the admin UI's namespace has its own login */
     if (g->cfg->admin_ui && !strcmp(sg_nsp_name(nsp), "/admin"))
         return;
@@ -233,7 +233,7 @@ static int load_key(const sg_config_t *cfg, char **key, size_t *len, char *err, 
     return 0;
 }
 
-int sg_gw__auth_start(sg_gateway_t *g, char *err, size_t errlen)
+int sg_gw__auth_start(sg_gw_t *g, char *err, size_t errlen)
 {
     const sg_config_t *cfg = g->cfg;
     if (strcmp(cfg->auth_jwt, "off") != 0) {
@@ -271,7 +271,7 @@ int sg_gw__auth_start(sg_gateway_t *g, char *err, size_t errlen)
     return 0;
 }
 
-void sg_gw__auth_stop(sg_gateway_t *g)
+void sg_gw__auth_stop(sg_gw_t *g)
 {
     while (g->authing) {
         sg_gw_authing_t *a = g->authing;

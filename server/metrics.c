@@ -8,7 +8,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "gateway.h"
 #include "server_internal.h"
 #include "sio_internal.h"
 
@@ -207,39 +206,6 @@ static void process(sg_sbuf_t *o, sg_server_t *srv)
     put(o, "process_start_time_seconds %.3f\n", srv->started_at);
 }
 
-/* Gateway mode: nothing is dropped without a counter here. */
-static void gateway(sg_sbuf_t *o, sg_server_t *srv)
-{
-    if (!srv->gateway)
-        return;
-    sg_gateway_stats_t g;
-    sg_gateway_stats(srv->gateway, &g);
-    one(o, "siogate_bridge_entries_total", "counter",
-        "Entries appended to bridgeStream (events, connects, disconnects).", g.entries);
-    one(o, "siogate_bridge_failed_total", "counter",
-        "Entries not appended: the bridge's Redis was down or refused.", g.failed);
-    one(o, "siogate_bridge_replies_total", "counter", "Worker replies delivered to a client's ack.",
-        g.replies);
-    one(o, "siogate_bridge_stray_replies_total", "counter",
-        "Replies that matched no pending ack (late, malformed, or another node's).",
-        g.stray_replies);
-    head(o, "siogate_bridge_ack_errors_total", "counter",
-         "Client acks of routed events answered with an error, by cause.");
-    put(o, "siogate_bridge_ack_errors_total{cause=\"timeout\"} %llu\n",
-        (unsigned long long)g.ack_timeouts);
-    put(o, "siogate_bridge_ack_errors_total{cause=\"unavailable\"} %llu\n",
-        (unsigned long long)g.ack_errors);
-    put(o, "siogate_bridge_ack_errors_total{cause=\"busy\"} %llu\n",
-        (unsigned long long)g.ack_busy);
-    one(o, "siogate_bridge_pending_acks", "gauge", "Acks awaiting a worker's reply.", g.pending);
-    one(o, "siogate_bridge_up", "gauge", "1 while the bridge's Redis connection is ready.",
-        (unsigned long long)g.redis_up);
-    head(o, "siogate_auth_total", "counter", "Connect-time authentications, by result.");
-    put(o, "siogate_auth_total{result=\"accepted\"} %llu\n", (unsigned long long)g.auth_ok);
-    put(o, "siogate_auth_total{result=\"refused\"} %llu\n", (unsigned long long)g.auth_refused);
-    put(o, "siogate_auth_total{result=\"error\"} %llu\n", (unsigned long long)g.auth_errors);
-}
-
 void sg_metrics_render(sg_server_t *srv, sg_sbuf_t *out)
 {
     engineio(out, &srv->stats);
@@ -249,6 +215,26 @@ void sg_metrics_render(sg_server_t *srv, sg_sbuf_t *out)
     one(out, "siogate_draining", "gauge", "1 while the node drains before it exits.",
         srv->draining);
     adapter(out, srv);
-    gateway(out, srv);
+    for (size_t i = 0; i < srv->nmetrics; i++)
+        srv->metrics[i].fn(srv->metrics[i].ud, out);
     process(out, srv);
+}
+
+void sg_metrics_head(sg_sbuf_t *o, const char *name, const char *type, const char *help)
+{
+    head(o, name, type, help);
+}
+
+void sg_metrics_one(sg_sbuf_t *o, const char *name, const char *type, const char *help,
+                    unsigned long long v)
+{
+    one(o, name, type, help, v);
+}
+
+void sg_metrics_labelled(sg_sbuf_t *o, const char *name, const char *label, const char *value,
+                         unsigned long long v)
+{
+    put(o, "%s{%s=\"", name, label);
+    label_value(o, value);
+    put(o, "\"} %llu\n", v);
 }

@@ -67,7 +67,11 @@ struct sg_server {
     void *app;
     void (*app_free)(void *);
     struct sg_stop_hook *stop_hooks; /* sg_server_on_stop, most recent first */
-    struct sg_gateway *gateway;   /* gateway mode (gateway.h), or NULL: for /metrics */
+    struct {                      /* modules' /metrics families (sg_server__add_metrics) */
+        void (*fn)(void *ud, sg_sbuf_t *out); /* sg_metrics_writer */
+        void *ud;
+    } metrics[4];
+    size_t nmetrics;
 };
 
 /* ---- loop.c: the libwebsockets context on our loop ---- */
@@ -76,10 +80,20 @@ int sg_loop__start(sg_server_t *srv);
 /** Finish what lws could not inside the loop once it ran dry. */
 void sg_loop__finish(sg_server_t *srv);
 
-/** Remember (or forget, NULL) the gateway, whose counters /metrics shows. */
-static inline void sg_server__set_gateway(sg_server_t *srv, struct sg_gateway *g)
+/** Add (or, with fn NULL, remove the one of ud) a module's /metrics
+ *  families; at most four modules. */
+static inline void sg_server__add_metrics(sg_server_t *srv, void (*fn)(void *, sg_sbuf_t *),
+                                          void *ud)
 {
-    srv->gateway = g;
+    size_t i = 0;
+    while (i < srv->nmetrics && srv->metrics[i].ud != ud)
+        i++;
+    if (fn && i == srv->nmetrics && i < sizeof(srv->metrics) / sizeof(srv->metrics[0])) {
+        srv->metrics[srv->nmetrics].fn = fn;
+        srv->metrics[srv->nmetrics++].ud = ud;
+    } else if (!fn && i < srv->nmetrics) {
+        srv->metrics[i] = srv->metrics[--srv->nmetrics];
+    }
 }
 
 #endif

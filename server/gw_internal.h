@@ -1,15 +1,23 @@
-/* gateway_internal.h - what gateway.c (the bridge) and gateway_auth.c
- * share. */
-#ifndef SG_GATEWAY_INTERNAL_H
-#define SG_GATEWAY_INTERNAL_H
+/* gw_internal.h - the state the parts of gateway mode share: the
+ * bridge (gateway_bridge.c), the authentication (gateway_auth.c) and the
+ * module that starts them (gateway.c). The parts see only this header. */
+#ifndef SG_GW_INTERNAL_H
+#define SG_GW_INTERNAL_H
 
 #include <uv.h>
 
 #include "authreq.h"
-#include "gateway.h"
 #include "jwt.h"
 #include "map.h"
 #include "redis_conn.h"
+#include "siogate.h"
+
+/* What each part counts (read by gateway.c for /metrics). */
+typedef struct sg_gw_counters {
+    uint64_t entries, failed, replies, stray_replies, ack_timeouts, ack_errors, ack_busy;
+    size_t pending;
+    uint64_t auth_ok, auth_refused, auth_errors;
+} sg_gw_counters_t;
 
 typedef struct sg_gw_route {
     char *nsp;
@@ -27,7 +35,9 @@ typedef struct sg_gw_pending {
     struct sg_gw_pending *prev, *next;
 } sg_gw_pending_t;
 
-struct sg_gateway {
+typedef struct sg_gw sg_gw_t;
+
+struct sg_gw {
     sg_server_t *srv;
     const sg_config_t *cfg;
     uv_loop_t *loop;
@@ -47,19 +57,33 @@ struct sg_gateway {
     struct sg_gw_authing *authing; /* CONNECTs waiting for authUrl */
     sg_socket_t *joining;          /* being accepted now ... */
     json_t *joining_rooms;         /* ... and the rooms it joins */
-    sg_gateway_stats_t st;
+    sg_gw_counters_t st;
     int stopped; /* the server stops: handlers do nothing (disconnects still come) */
 };
 
-/* gateway.c: the bridge */
-int sg_gw__bridge_start(sg_gateway_t *g, char *err, size_t errlen);
-void sg_gw__bridge_stop(sg_gateway_t *g);
 /** A JSON object of what a backend should know of s: address, time,
  *  secure, query and socket.data (claims of its token). New reference. */
-json_t *sg_gw__summary(sg_socket_t *s);
+static inline json_t *sg_gw__summary(sg_socket_t *s)
+{
+    static const char *const keep[] = {"address", "time", "secure", "query"};
+    json_t *hs = sg_socket_handshake(s);
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(hs, keep[i]);
+        if (v)
+            json_object_set(o, keep[i], v);
+    }
+    json_object_set(o, "data", sg_socket_data_json(s));
+    return o;
+}
+
+/* gateway_bridge.c */
+int sg_gw__bridge_start(sg_gw_t *g, char *err, size_t errlen);
+/** Answer what waits, close the Redis connection and the timer. */
+void sg_gw__bridge_stop(sg_gw_t *g);
 
 /* gateway_auth.c */
-int sg_gw__auth_start(sg_gateway_t *g, char *err, size_t errlen);
-void sg_gw__auth_stop(sg_gateway_t *g);
+int sg_gw__auth_start(sg_gw_t *g, char *err, size_t errlen);
+void sg_gw__auth_stop(sg_gw_t *g);
 
 #endif
