@@ -107,6 +107,7 @@ typedef struct sg_config {
     char *bridge_node_id;     /* bridgeNodeId: "" = random */
     unsigned bridge_ack_timeout; /* bridgeAckTimeout: 10000 ms */
     size_t bridge_max_pending; /* bridgeMaxPending: 100000 */
+    size_t bridge_max_pending_socket; /* bridgeMaxPendingPerSocket: 100 */
     int bridge_lifecycle;     /* bridgeLifecycle: true */
     char *auth_jwt;           /* authJwt: "off" | "HS256" | "RS256" | "ES256" */
     char *auth_jwt_key, *auth_jwt_key_file, *auth_jwt_issuer, *auth_jwt_audience;

@@ -283,6 +283,10 @@ const sg_cfg_row_t sg_config__rows[] = {
      10000000, "100000", NULL, NULL, 0,
      "Acks awaiting a worker's reply on this node at once; past it an event with ack is "
      "answered {\"error\":\"bridge busy\"}."},
+    {"bridgeMaxPendingPerSocket", "SIOGATE_BRIDGE_MAX_PENDING_PER_SOCKET", CT_UINT, ST_SIZE,
+     OFF(bridge_max_pending_socket), 1, 1000000, "100", NULL, NULL, 0,
+     "Acks of one socket awaiting a worker at once; past it that socket's events with ack are "
+     "answered {\"error\":\"bridge busy\"} (one client cannot take every bridgeMaxPending slot)."},
     {"bridgeLifecycle", "SIOGATE_BRIDGE_LIFECYCLE", CT_BOOL, ST_INT, OFF(bridge_lifecycle), 0, 1,
      "true", NULL, NULL, 0,
      "Also append a connect and a disconnect entry per socket of a routed namespace."},

@@ -108,6 +108,9 @@ static void unlink_pending(sg_gw_t *g, sg_gw_pending_t *p)
     else
         g->tail = p->prev;
     g->st.pending--;
+    sg_gw_sock_t *r = p->sock;
+    if (--r->pending == 0 && r->gone)
+        sg_free(r); /* the socket left before its last ack was settled */
 }
 
 /* Answer a client's ack with {"error": msg}. */
@@ -145,9 +148,11 @@ static void on_timer(uv_timer_t *t)
     arm(g);
 }
 
-static sg_gw_pending_t *add_pending(sg_gw_t *g, sg_ack_t *ack)
+static sg_gw_pending_t *add_pending(sg_gw_t *g, sg_ack_t *ack, sg_gw_sock_t *r)
 {
     sg_gw_pending_t *p = sg_calloc(1, sizeof(*p));
+    p->sock = r;
+    r->pending++;
     snprintf(p->token, sizeof(p->token), "%" PRIu64, ++g->next_token);
     p->ack = sg_ack_keep(ack);
     p->deadline = now_ms(g) + g->cfg->bridge_ack_timeout;
@@ -287,30 +292,49 @@ static void put_args(entry_t *e, const sg_data_t *args)
     sg_data__unfill(&p);
 }
 
-/* The summary as JSON text, made once per socket (its first entry) and
- * kept until it disconnects: building it for every event was a sixth of
- * the CPU of a bridged event. What it holds is settled by then (the
- * handshake, and socket.data as the authentication left it). */
-static const sg_buf_t *summary_of(sg_gw_t *g, sg_socket_t *s)
+/* What the bridge keeps per socket, made at its first entry and dropped
+ * when it disconnects (or, when acks of it are still pending then, when
+ * the last is settled). */
+static sg_gw_sock_t *sock_of(sg_gw_t *g, sg_socket_t *s)
 {
     const char *id = sg_socket_id(s); /* the key lives in the socket, which outlives the entry */
-    sg_buf_t *b = sg_map_get(g->summaries, id, strlen(id));
-    if (b)
-        return b;
-    json_t *sum = sg_gw__summary(s);
-    sg_sbuf_t sb;
-    sg_sbuf_init(&sb);
-    sg_json_dump(&sb, sum, NULL, NULL);
-    json_decref(sum);
-    b = sg_sbuf_finish(&sb);
-    sg_map_put(g->summaries, id, strlen(id), b);
-    return b;
+    sg_gw_sock_t *r = sg_map_get(g->socks, id, strlen(id));
+    if (!r) {
+        r = sg_calloc(1, sizeof(*r));
+        sg_map_put(g->socks, id, strlen(id), r);
+    }
+    return r;
 }
 
-static void forget_summary(sg_gw_t *g, sg_socket_t *s)
+/* The summary as JSON text, serialised once per socket: building it for
+ * every event was a sixth of the CPU of a bridged event. What it holds is
+ * settled by the first entry (the handshake, and socket.data as the
+ * authentication left it). */
+static const sg_buf_t *summary_of(sg_gw_sock_t *r, sg_socket_t *s)
+{
+    if (!r->summary) {
+        json_t *sum = sg_gw__summary(s);
+        sg_sbuf_t sb;
+        sg_sbuf_init(&sb);
+        sg_json_dump(&sb, sum, NULL, NULL);
+        json_decref(sum);
+        r->summary = sg_sbuf_finish(&sb);
+    }
+    return r->summary;
+}
+
+static void forget_sock(sg_gw_t *g, sg_socket_t *s)
 {
     const char *id = sg_socket_id(s);
-    sg_buf_unref(sg_map_del(g->summaries, id, strlen(id)));
+    sg_gw_sock_t *r = sg_map_del(g->socks, id, strlen(id));
+    if (!r)
+        return;
+    sg_buf_unref(r->summary);
+    r->summary = NULL;
+    if (r->pending)
+        r->gone = 1;
+    else
+        sg_free(r);
 }
 
 static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_t *ack, void *ud)
@@ -320,7 +344,10 @@ static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_
         return;
     if (!routed(g, sg_nsp_name(sg_socket_nsp(s)), event))
         return; /* as an event nobody handles */
-    if (ack && g->st.pending >= g->cfg->bridge_max_pending) {
+    sg_gw_sock_t *r = sock_of(g, s);
+    /* bounded per socket too, so one client cannot take every slot */
+    if (ack && (g->st.pending >= g->cfg->bridge_max_pending ||
+                r->pending >= g->cfg->bridge_max_pending_socket)) {
         g->st.ack_busy++;
         ack_error(ack, "bridge busy");
         return;
@@ -337,10 +364,10 @@ static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_
     entry_begin(g, &e, "event", s);
     put(&e, "event", event, strlen(event));
     put_args(&e, args);
-    sg_gw_pending_t *p = ack ? add_pending(g, ack) : NULL;
+    sg_gw_pending_t *p = ack ? add_pending(g, ack, r) : NULL;
     if (p)
         put(&e, "ack", p->token, strlen(p->token));
-    const sg_buf_t *hs = summary_of(g, s);
+    const sg_buf_t *hs = summary_of(r, s);
     put(&e, "hs", (const char *)hs->data, hs->len);
     if (entry_send(g, &e, p ? p->token : NULL) != 0 && p) {
         g->st.ack_errors++;
@@ -360,7 +387,7 @@ static void on_connection(sg_socket_t *s, void *ud)
     }
     entry_t e;
     entry_begin(g, &e, "connect", s);
-    const sg_buf_t *hs = summary_of(g, s);
+    const sg_buf_t *hs = summary_of(sock_of(g, s), s);
     put(&e, "hs", (const char *)hs->data, hs->len);
     entry_send(g, &e, NULL);
     entry_free(&e);
@@ -370,8 +397,8 @@ static void on_disconnect(sg_socket_t *s, const char *reason, void *ud)
 {
     sg_gw_t *g = ud;
     if (g->stopped)
-        return; /* the summaries went with the bridge */
-    forget_summary(g, s);
+        return; /* the per-socket records went with the bridge */
+    forget_sock(g, s);
     if (!g->cfg->bridge_lifecycle)
         return;
     if (!sg_redis_can_send(g->redis)) {
@@ -449,7 +476,7 @@ static void install_nsp(sg_gw_t *g, const sg_gw_route_t *route)
     sg_nsp_on(nsp, "*", on_event, g);
     if (g->cfg->bridge_lifecycle)
         sg_nsp_on_connection(nsp, on_connection, g);
-    sg_nsp_on_disconnect(nsp, on_disconnect, g); /* also drops the summary */
+    sg_nsp_on_disconnect(nsp, on_disconnect, g); /* also drops the socket's record */
 }
 
 int sg_gw__bridge_start(sg_gw_t *g, char *err, size_t errlen)
@@ -465,7 +492,7 @@ int sg_gw__bridge_start(sg_gw_t *g, char *err, size_t errlen)
     g->reply_channel = sg_malloc(n);
     snprintf(g->reply_channel, n, "%s%s", cfg->bridge_reply_prefix, g->node);
     g->pending = sg_map_new();
-    g->summaries = sg_map_new();
+    g->socks = sg_map_new();
     uv_timer_init(g->loop, &g->timer);
     g->timer.data = g;
     parse_routes(g);
@@ -503,11 +530,15 @@ void sg_gw__bridge_stop(sg_gw_t *g)
     g->redis = NULL;
     sg_map_free(g->pending);
     g->pending = NULL;
+    /* every pending ack is settled above: no record is `gone` any more */
     sg_map_iter_t it = {0};
-    while (sg_map_next(g->summaries, &it))
-        sg_buf_unref(it.val);
-    sg_map_free(g->summaries);
-    g->summaries = NULL;
+    while (sg_map_next(g->socks, &it)) {
+        sg_gw_sock_t *r = it.val;
+        sg_buf_unref(r->summary);
+        sg_free(r);
+    }
+    sg_map_free(g->socks);
+    g->socks = NULL;
     while (g->routes) {
         sg_gw_route_t *r = g->routes;
         g->routes = r->next;

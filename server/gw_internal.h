@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "authreq.h"
+#include "buf.h"
 #include "jwt.h"
 #include "map.h"
 #include "redis_conn.h"
@@ -25,12 +26,20 @@ typedef struct sg_gw_route {
     struct sg_gw_route *next;
 } sg_gw_route_t;
 
+/* What the bridge keeps per socket (gateway_bridge.c). */
+typedef struct sg_gw_sock {
+    sg_buf_t *summary; /* the handshake summary as JSON text, made once */
+    uint32_t pending;  /* its acks awaiting a worker */
+    uint8_t gone;      /* it disconnected; freed with its last pending ack */
+} sg_gw_sock_t;
+
 /* An ack of a routed event, waiting for a worker's reply. All share one
  * timeout, so the list in creation order is also in deadline order and one
  * timer serves them. */
 typedef struct sg_gw_pending {
     char token[24];
     sg_ack_t *ack;
+    sg_gw_sock_t *sock;
     uint64_t deadline;
     struct sg_gw_pending *prev, *next;
 } sg_gw_pending_t;
@@ -47,7 +56,7 @@ struct sg_gw {
     char *reply_channel;
     sg_gw_route_t *routes;
     sg_map_t *pending; /* token -> sg_gw_pending_t */
-    sg_map_t *summaries; /* socket id -> its summary as JSON text (sg_buf_t) */
+    sg_map_t *socks;   /* socket id -> sg_gw_sock_t */
     sg_gw_pending_t *head, *tail;
     uv_timer_t timer;
     uint64_t next_token;

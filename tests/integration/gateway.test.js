@@ -297,7 +297,7 @@ describe('bridge without workers', { skip }, () => {
   before(async () => {
     redis = await startRedis();
     gw = await startGateway({
-      redisUrl: redis.url, nodeId: 'lonely', settings: { bridgeAckTimeout: 500, bridgeStream: 'lonely:events', bridgeMaxPending: 3 },
+      redisUrl: redis.url, nodeId: 'lonely', settings: { bridgeAckTimeout: 500, bridgeStream: 'lonely:events', bridgeMaxPending: 5, bridgeMaxPendingPerSocket: 3 },
     });
   });
   after(async () => {
@@ -321,19 +321,37 @@ describe('bridge without workers', { skip }, () => {
     assert.equal(es.filter((e) => e.fields.event === 'echo').length, 4);
   });
 
-  test('past bridgeMaxPending acks awaiting workers: {"error":"bridge busy"} at once', async () => {
+  test('past bridgeMaxPendingPerSocket acks of one socket: {"error":"bridge busy"} at once, other sockets unaffected', async () => {
     const s = await connected(gw.url, { transports: ['websocket'] });
+    const other = await connected(gw.url, { transports: ['websocket'] });
     const order = [];
     const waiting = [1, 2, 3].map((i) => ask(s, 'echo', i).then((r) => { order.push(i); return r; }));
     const [res] = await ask(s, 'echo', 4);
     order.push(4);
     assert.deepEqual(res, { error: 'bridge busy' });
+    // another socket still gets a slot: its ack waits for a worker (and times out)
+    assert.deepEqual(await ask(other, 'echo', 'mine'), [{ error: 'bridge timeout' }]);
     for (const r of await Promise.all(waiting)) assert.deepEqual(r, [{ error: 'bridge timeout' }]);
     assert.equal(order[0], 4, `answered before the timeouts of the others: ${order}`);
     // the busy one never became an entry
     const es = await readStream(redis.url, 'lonely:events');
     assert.deepEqual(es.filter((e) => e.fields.sid === s.id && e.fields.type === 'event')
       .map((e) => JSON.parse(e.fields.args)), [[1], [2], [3]]);
+  });
+
+  test('past bridgeMaxPending acks on the node: {"error":"bridge busy"} for every socket', async () => {
+    const a = await connected(gw.url, { transports: ['websocket'] });
+    const b = await connected(gw.url, { transports: ['websocket'] });
+    const c = await connected(gw.url, { transports: ['websocket'] });
+    const before = sample(await gw.metrics(), 'siogate_bridge_ack_errors_total{cause="busy"}');
+    // 3 + 2 take the node's 5 slots (a is at its own cap of 3)
+    const waiting = [...[1, 2, 3].map((i) => ask(a, 'echo', i)), ...[4, 5].map((i) => ask(b, 'echo', i))];
+    // their entries are in the stream once their acks are pending
+    await waitEntries(redis.url, 'lonely:events', (x) => x.filter((e) => [a.id, b.id].includes(e.fields.sid) && e.fields.ack).length === 5);
+    assert.deepEqual(await ask(b, 'echo', 6), [{ error: 'bridge busy' }]);
+    assert.deepEqual(await ask(c, 'echo', 7), [{ error: 'bridge busy' }]);
+    for (const r of await Promise.all(waiting)) assert.deepEqual(r, [{ error: 'bridge timeout' }]);
+    assert.equal(sample(await gw.metrics(), 'siogate_bridge_ack_errors_total{cause="busy"}'), before + 2);
   });
 
   test('an ack whose client left: a late reply and the timeout are harmless', async () => {
