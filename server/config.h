@@ -108,6 +108,9 @@ typedef struct sg_config {
     unsigned bridge_ack_timeout; /* bridgeAckTimeout: 10000 ms */
     size_t bridge_max_pending; /* bridgeMaxPending: 100000 */
     size_t bridge_max_pending_socket; /* bridgeMaxPendingPerSocket: 100 */
+    size_t bridge_max_entry;  /* bridgeMaxEntryBytes: 65536 */
+    unsigned bridge_rate;     /* bridgeRate: 1000 routed events per second per socket */
+    unsigned bridge_burst;    /* bridgeBurst: 2000 */
     int bridge_lifecycle;     /* bridgeLifecycle: true */
     char *auth_jwt;           /* authJwt: "off" | "HS256" | "RS256" | "ES256" */
     char *auth_jwt_key, *auth_jwt_key_file, *auth_jwt_issuer, *auth_jwt_audience;

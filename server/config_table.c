@@ -287,6 +287,17 @@ const sg_cfg_row_t sg_config__rows[] = {
      OFF(bridge_max_pending_socket), 1, 1000000, "100", NULL, NULL, 0,
      "Acks of one socket awaiting a worker at once; past it that socket's events with ack are "
      "answered {\"error\":\"bridge busy\"} (one client cannot take every bridgeMaxPending slot)."},
+    {"bridgeMaxEntryBytes", "SIOGATE_BRIDGE_MAX_ENTRY_BYTES", CT_SIZE, ST_SIZE,
+     OFF(bridge_max_entry), 256, GB, "65536", NULL, NULL, 0,
+     "Largest routed event (name and arguments) appended to bridgeStream; a bigger one is "
+     "refused ({\"error\":\"bridge entry too large\"} to its ack) and counted. With "
+     "bridgeMaxLen it bounds what clients can make Redis hold."},
+    {"bridgeRate", "SIOGATE_BRIDGE_RATE", CT_UINT, ST_UINT, OFF(bridge_rate), 1, 100000000, "1000",
+     NULL, NULL, 0,
+     "Routed events one socket may send per second (a token bucket of bridgeBurst); past it "
+     "they are refused ({\"error\":\"bridge rate limit\"} to an ack) and counted."},
+    {"bridgeBurst", "SIOGATE_BRIDGE_BURST", CT_UINT, ST_UINT, OFF(bridge_burst), 1, 100000000,
+     "2000", NULL, NULL, 0, "Routed events one socket may send at once before bridgeRate applies."},
     {"bridgeLifecycle", "SIOGATE_BRIDGE_LIFECYCLE", CT_BOOL, ST_INT, OFF(bridge_lifecycle), 0, 1,
      "true", NULL, NULL, 0,
      "Also append a connect and a disconnect entry per socket of a routed namespace."},

@@ -32,6 +32,11 @@ static void write_metrics(void *ud, sg_sbuf_t *o)
         sg_metrics_labelled(o, name, "cause", "timeout", c->ack_timeouts);
         sg_metrics_labelled(o, name, "cause", "unavailable", c->ack_errors);
         sg_metrics_labelled(o, name, "cause", "busy", c->ack_busy);
+        name = "siogate_bridge_refused_total";
+        sg_metrics_head(o, name, "counter",
+                        "Routed events refused before an entry was made, by cause.");
+        sg_metrics_labelled(o, name, "cause", "too_large", c->too_large);
+        sg_metrics_labelled(o, name, "cause", "rate_limit", c->rate_limited);
         sg_metrics_one(o, "siogate_bridge_pending_acks", "gauge",
                        "Acks awaiting a worker's reply.", c->pending);
         sg_metrics_one(o, "siogate_bridge_up", "gauge",

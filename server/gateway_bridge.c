@@ -301,9 +301,25 @@ static sg_gw_sock_t *sock_of(sg_gw_t *g, sg_socket_t *s)
     sg_gw_sock_t *r = sg_map_get(g->socks, id, strlen(id));
     if (!r) {
         r = sg_calloc(1, sizeof(*r));
+        r->tokens = g->cfg->bridge_burst;
+        r->refill = now_ms(g);
         sg_map_put(g->socks, id, strlen(id), r);
     }
     return r;
+}
+
+/* One token of the socket's bucket, or 0 when it is empty. */
+static int take_token(sg_gw_t *g, sg_gw_sock_t *r)
+{
+    uint64_t now = now_ms(g);
+    r->tokens += (double)(now - r->refill) * g->cfg->bridge_rate / 1000.0;
+    r->refill = now;
+    if (r->tokens > g->cfg->bridge_burst)
+        r->tokens = g->cfg->bridge_burst;
+    if (r->tokens < 1.0)
+        return 0;
+    r->tokens -= 1.0;
+    return 1;
 }
 
 /* The summary as JSON text, serialised once per socket: building it for
@@ -345,6 +361,14 @@ static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_
     if (!routed(g, sg_nsp_name(sg_socket_nsp(s)), event))
         return; /* as an event nobody handles */
     sg_gw_sock_t *r = sock_of(g, s);
+    /* What a client can make Redis hold is bounded: entries by
+     * bridgeMaxLen, their size here, their rate per socket. */
+    if (!take_token(g, r)) {
+        g->st.rate_limited++;
+        if (ack)
+            ack_error(ack, "bridge rate limit");
+        return;
+    }
     /* bounded per socket too, so one client cannot take every slot */
     if (ack && (g->st.pending >= g->cfg->bridge_max_pending ||
                 r->pending >= g->cfg->bridge_max_pending_socket)) {
@@ -364,6 +388,13 @@ static void on_event(sg_socket_t *s, const char *event, sg_data_t *args, sg_ack_
     entry_begin(g, &e, "event", s);
     put(&e, "event", event, strlen(event));
     put_args(&e, args);
+    if (strlen(event) + e.lens[e.argc - 1] > g->cfg->bridge_max_entry) {
+        g->st.too_large++;
+        if (ack)
+            ack_error(ack, "bridge entry too large");
+        entry_free(&e);
+        return;
+    }
     sg_gw_pending_t *p = ack ? add_pending(g, ack, r) : NULL;
     if (p)
         put(&e, "ack", p->token, strlen(p->token));

@@ -16,6 +16,7 @@
 /* What each part counts (read by gateway.c for /metrics). */
 typedef struct sg_gw_counters {
     uint64_t entries, failed, replies, stray_replies, ack_timeouts, ack_errors, ack_busy;
+    uint64_t too_large, rate_limited; /* routed events refused before an entry was made */
     size_t pending;
     uint64_t auth_ok, auth_refused, auth_errors;
 } sg_gw_counters_t;
@@ -31,6 +32,8 @@ typedef struct sg_gw_sock {
     sg_buf_t *summary; /* the handshake summary as JSON text, made once */
     uint32_t pending;  /* its acks awaiting a worker */
     uint8_t gone;      /* it disconnected; freed with its last pending ack */
+    double tokens;     /* bridgeRate's bucket (filled to bridgeBurst at creation) */
+    uint64_t refill;   /* when tokens was last topped up, loop ms */
 } sg_gw_sock_t;
 
 /* An ack of a routed event, waiting for a worker's reply. All share one

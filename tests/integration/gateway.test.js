@@ -378,6 +378,46 @@ describe('bridge without workers', { skip }, () => {
   });
 });
 
+describe('bridge limits: entry size and per-socket rate (what a client can make Redis hold)', { skip }, () => {
+  let redis;
+  let gw;
+  before(async () => {
+    redis = await startRedis();
+    gw = await startGateway({
+      redisUrl: redis.url,
+      nodeId: 'limits',
+      settings: { bridgeAckTimeout: 300, bridgeStream: 'limits:events', bridgeMaxEntryBytes: 1024, bridgeRate: 1, bridgeBurst: 3 },
+    });
+  });
+  after(async () => {
+    closeAll();
+    if (gw) await gw.stop();
+    if (redis) await redis.stop();
+  });
+
+  test('an event over bridgeMaxEntryBytes is refused at once and never reaches the stream', async () => {
+    const s = await connected(gw.url, { transports: ['websocket'] });
+    assert.deepEqual(await ask(s, 'echo', 'x'.repeat(2000)), [{ error: 'bridge entry too large' }]);
+    assert.deepEqual(await ask(s, 'echo', 'small'), [{ error: 'bridge timeout' }]); // appended, no worker
+    const es = await readStream(redis.url, 'limits:events');
+    assert.deepEqual(es.filter((e) => e.fields.sid === s.id && e.fields.type === 'event').map((e) => JSON.parse(e.fields.args)), [['small']]);
+    assert.equal(sample(await gw.metrics(), 'siogate_bridge_refused_total{cause="too_large"}'), 1);
+  });
+
+  test('past bridgeBurst events at once a socket is refused until its bucket refills; other sockets are not', async () => {
+    const s = await connected(gw.url, { transports: ['websocket'] });
+    const other = await connected(gw.url, { transports: ['websocket'] });
+    // one connection: processed in order, far faster than 1 token per second comes back
+    const res = await Promise.all([1, 2, 3, 4, 5].map((i) => ask(s, 'echo', i)));
+    assert.deepEqual(res.slice(0, 3), [1, 2, 3].map(() => [{ error: 'bridge timeout' }]));
+    assert.deepEqual(res.slice(3), [4, 5].map(() => [{ error: 'bridge rate limit' }]));
+    assert.deepEqual(await ask(other, 'echo', 'mine'), [{ error: 'bridge timeout' }]);
+    assert.equal(sample(await gw.metrics(), 'siogate_bridge_refused_total{cause="rate_limit"}'), 2);
+    const es = await readStream(redis.url, 'limits:events');
+    assert.deepEqual(es.filter((e) => e.fields.sid === s.id && e.fields.type === 'event').map((e) => JSON.parse(e.fields.args)), [[1], [2], [3]]);
+  });
+});
+
 describe('examples/python/emitter.py', { skip }, () => {
   test('publishes byte for byte what @socket.io/redis-emitter 5.1 publishes', () => {
     requirePython();
