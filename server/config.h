@@ -118,6 +118,7 @@ typedef struct sg_config {
     int auth_user_room;       /* authUserRoom: true */
     char *auth_url;           /* authUrl: "" = off */
     unsigned auth_timeout;    /* authTimeout: 5000 ms */
+    size_t auth_max_pending;  /* authMaxPending: 256 requests to authUrl at once */
     /* which settings were given explicitly (file, environment, flags), one
      * bit per row of the table; see sg_config_is_set */
     unsigned char explicit_set[16];

@@ -321,6 +321,10 @@ const sg_cfg_row_t sg_config__rows[] = {
     {"authUrl", "SIOGATE_AUTH_URL", CT_STRING, ST_STR, OFF(auth_url), 0, 2048, "", NULL, NULL, 0,
      "http://host[:port]/path: POST each CONNECT's handshake summary there; 2xx JSON accepts "
      "(its data, user and rooms are applied), 401/403 refuses."},
+    {"authMaxPending", "SIOGATE_AUTH_MAX_PENDING", CT_UINT, ST_SIZE, OFF(auth_max_pending), 1,
+     100000, "256", NULL, NULL, 0,
+     "Requests to authUrl in flight at once (each holds a descriptor); past it a CONNECT is "
+     "refused with \"authentication unavailable\"."},
     {"authTimeout", "SIOGATE_AUTH_TIMEOUT", CT_UINT, ST_UINT, OFF(auth_timeout), 1, MS_MAX, "5000",
      NULL, NULL, 0, "Milliseconds authUrl has to answer; then the CONNECT is refused."},
 };

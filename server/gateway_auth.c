@@ -90,6 +90,7 @@ static void authing_free(sg_gw_authing_t *a)
         g->authing = a->next;
     if (a->next)
         a->next->prev = a->prev;
+    g->nauthing--;
     sg_socket_unref(a->s);
     sg_free(a);
 }
@@ -136,6 +137,12 @@ static void on_answer(void *ud, int status, const char *body, size_t len)
 
 static void ask_endpoint(sg_gw_t *g, sg_socket_t *s, const json_t *auth)
 {
+    /* each request holds a descriptor: a flood of CONNECTs must not take
+     * the ones the listener needs */
+    if (g->nauthing >= g->cfg->auth_max_pending) {
+        refuse(g, s, "authentication unavailable", 1);
+        return;
+    }
     json_t *sum = sg_gw__summary(s);
     json_t *hs = sg_socket_handshake(s);
     json_object_set_new(sum, "nsp", json_string(sg_nsp_name(sg_socket_nsp(s))));
@@ -152,6 +159,7 @@ static void ask_endpoint(sg_gw_t *g, sg_socket_t *s, const json_t *auth)
     if (g->authing)
         g->authing->prev = a;
     g->authing = a;
+    g->nauthing++;
     if (sg_authreq_post(g->loop, g->auth_url, NULL, sg_sbuf_data(&sb), sb.len,
                         g->cfg->auth_timeout, SG_GW_AUTH_MAX_BODY, on_answer, a, &a->req) != 0) {
         refuse(g, s, "authentication unavailable", 1);

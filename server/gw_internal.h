@@ -67,6 +67,7 @@ struct sg_gw {
     sg_jwt_verifier_t *jwt;
     sg_authreq_url_t *auth_url;
     struct sg_gw_authing *authing; /* CONNECTs waiting for authUrl */
+    size_t nauthing;
     sg_socket_t *joining;          /* being accepted now ... */
     json_t *joining_rooms;         /* ... and the rooms it joins */
     sg_gw_counters_t st;

@@ -15,7 +15,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { createClient } = require('redis');
 const { client, connected, closeAll, ask, waitFor, recorder, DEFAULT_WAIT_MS } = require('./lib/util');
-const { freePort, HOST } = require('./lib/server');
+const { freePort, HOST, startServer } = require('./lib/server');
 const { startRedis } = require('./lib/redis');
 const { Emitter } = require('@socket.io/redis-emitter');
 const {
@@ -706,5 +706,39 @@ describe('authentication endpoint (authUrl)', { skip }, () => {
       closeAll();
       await down.stop();
     }
+  });
+});
+
+describe('authentication endpoint: requests in flight bounded (authMaxPending)', { skip }, () => {
+  let gw;
+  let endpoint;
+  const hanging = [];
+  before(async () => {
+    endpoint = http.createServer((req, res) => { hanging.push(res); }); // never answers
+    await new Promise((resolve) => endpoint.listen(0, HOST, resolve));
+    gw = await startServer({
+      app: 'none',
+      settings: { authUrl: `http://${HOST}:${endpoint.address().port}/auth`, authTimeout: 3000, authMaxPending: 1 },
+    });
+  });
+  after(async () => {
+    closeAll();
+    for (const r of hanging) r.destroy();
+    if (endpoint) {
+      endpoint.closeAllConnections();
+      await new Promise((resolve) => endpoint.close(resolve));
+    }
+    if (gw) await gw.stop();
+  });
+
+  test('past authMaxPending a CONNECT is refused at once; the one in flight waits for its timeout', async () => {
+    const held = waitFor(endpoint, 'request');
+    const firstErr = refused(gw.url);
+    await held; // the first request is in flight
+    const t0 = Date.now();
+    assert.equal(await refused(gw.url), 'authentication unavailable');
+    assert.ok(Date.now() - t0 < 2500, 'refused before the first one timed out');
+    assert.equal(hanging.length, 1, 'the second CONNECT was not sent to the endpoint');
+    assert.equal(await firstErr, 'authentication unavailable');
   });
 });
