@@ -19,39 +19,6 @@
 /* Digits of a length, at most: 10^10 bytes is far over any body we accept. */
 #define SG_EIO3_LEN_DIGITS 10
 
-/* Length of one UTF-8 sequence starting at p (n bytes available), or 0 when
- * it is not well-formed (overlong, surrogate, over U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
-}
-
 /* UTF-16 code units of text we produced (valid UTF-8): one per sequence,
  * two for the 4-byte ones (a surrogate pair in JavaScript). */
 static size_t utf16_units(const unsigned char *p, size_t n)
@@ -75,7 +42,7 @@ static int utf16_span(const unsigned char *p, size_t n, size_t units, size_t *by
     while (units > 0) {
         if (i >= n)
             return SG_EINVAL;
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = sg_utf8_seq(p + i, n - i);
         size_t u = l == 4 ? 2 : 1;
         if (l == 0 || u > units)
             return SG_EINVAL;
@@ -184,7 +151,7 @@ static int decode_seg(const seg_t *s, sg_eio_packet_t *pkt)
         return decode_frame3(s->p, s->n, 1, pkt);
     /* Text inside a binary payload is UTF-8 bytes, checked like the rest. */
     for (size_t i = 0, l; i < s->n; i += l)
-        if ((l = utf8_seq(s->p + i, s->n - i)) == 0)
+        if ((l = sg_utf8_seq(s->p + i, s->n - i)) == 0)
             return SG_EINVAL;
     return decode_text3(s->p, s->n, pkt);
 }

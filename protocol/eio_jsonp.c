@@ -56,28 +56,24 @@ static int key_is_d(const unsigned char *k, size_t n)
 
 int sg_eio_jsonp_body(const void *body, size_t len, sg_sbuf_t *out)
 {
-    const unsigned char *u = body, *end = u + len, *val = NULL;
-    size_t vlen = 0;
+    const char *val = NULL;
+    size_t vlen = 0, pos = 0;
     int found = 0;
-    for (const unsigned char *p = u; p < end;) {
-        const unsigned char *amp = memchr(p, '&', (size_t)(end - p));
-        const unsigned char *fend = amp ? amp : end;
-        const unsigned char *eq = memchr(p, '=', (size_t)(fend - p));
-        const unsigned char *kend = eq ? eq : fend;
-        if (key_is_d(p, (size_t)(kend - p))) {
-            /* d twice makes an array in Node, which it ignores */
-            if (found++)
-                return SG_ENOTFOUND;
-            val = eq ? eq + 1 : fend;
-            vlen = (size_t)(fend - val);
-        }
-        p = fend + (amp ? 1 : 0);
+    sg_form_pair_t f;
+    while (sg_form_next(body, len, &pos, &f)) {
+        if (!key_is_d((const unsigned char *)f.key, f.klen))
+            continue;
+        /* d twice makes an array in Node, which it ignores */
+        if (found++)
+            return SG_ENOTFOUND;
+        val = f.val;
+        vlen = f.vlen;
     }
     if (!found)
         return SG_ENOTFOUND;
     sg_sbuf_t dec;
     sg_sbuf_init(&dec);
-    sg_form_decode(&dec, (const char *)val, vlen);
+    sg_form_decode(&dec, val, vlen);
     const unsigned char *s = sg_sbuf_data(&dec);
     size_t n = dec.len;
     /* The client escaped the payload's own "\n" as "\\n" and its newlines

@@ -1,6 +1,8 @@
 /* form.c - see form.h. */
 #include "form.h"
 
+#include <string.h>
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -25,4 +27,22 @@ void sg_form_decode(sg_sbuf_t *out, const char *p, size_t n)
         } else
             sg_sbuf_putc(out, p[i]);
     }
+}
+
+int sg_form_next(const char *form, size_t len, size_t *pos, sg_form_pair_t *out)
+{
+    size_t i = *pos;
+    if (i >= len)
+        return 0;
+    const char *amp = memchr(form + i, '&', len - i);
+    size_t end = amp ? (size_t)(amp - form) : len;
+    const char *eq = memchr(form + i, '=', end - i);
+    size_t kend = eq ? (size_t)(eq - form) : end;
+    out->key = form + i;
+    out->klen = kend - i;
+    out->has_eq = eq != NULL;
+    out->val = eq ? eq + 1 : form + end;
+    out->vlen = eq ? end - kend - 1 : 0;
+    *pos = end + 1;
+    return 1;
 }

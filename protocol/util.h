@@ -36,4 +36,8 @@ void sg_free(void *p);
  *  and uid2 draw ids) from the kernel's CSPRNG, then a NUL: out holds n + 1. */
 void sg_random_id(char *out, size_t n);
 
+/** Bytes of the well-formed UTF-8 sequence at p (n >= 1 bytes there), or 0
+ *  when it is not one (overlong, surrogate, over U+10FFFF, truncated). */
+size_t sg_utf8_seq(const unsigned char *p, size_t n);
+
 #endif

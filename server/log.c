@@ -1,23 +1,13 @@
 /* log.c - see log.h. */
 #include "log.h"
 
+#include "util.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-    if (s[0] >= 0xF8 || len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
 
 /* msg as the body of a JSON string: quotes, backslashes and control
  * characters escaped, bytes that are not UTF-8 as U+FFFD. */
@@ -38,7 +28,7 @@ static void json_text(FILE *f, const char *msg)
             fputc(c, f);
             i++;
         } else {
-            size_t k = utf8_seq(p + i, n - i);
+            size_t k = sg_utf8_seq(p + i, n - i);
             if (k) {
                 fwrite(p + i, 1, k, f);
                 i += k;

@@ -23,19 +23,16 @@ static json_t *form_string(const char *p, size_t n)
 json_t *sg_proto4__query_auth(const char *q, size_t n)
 {
     json_t *auth = json_object();
-    for (size_t i = 0; i < n;) {
-        const char *amp = memchr(q + i, '&', n - i);
-        size_t end = amp ? (size_t)(amp - q) : n;
-        const char *eq = memchr(q + i, '=', end - i);
-        size_t kend = eq ? (size_t)(eq - q) : end;
-        if (kend > i || eq) {
-            json_t *k = form_string(q + i, kend - i);
-            json_t *v = eq ? form_string(eq + 1, end - kend - 1) : json_string("");
-            /* the last of a repeated key wins, as Node's objectFromEntries */
-            json_object_setn_new(auth, json_string_value(k), json_string_length(k), v);
-            json_decref(k);
-        }
-        i = end + 1;
+    size_t pos = 0;
+    sg_form_pair_t f;
+    while (sg_form_next(q, n, &pos, &f)) {
+        if (!f.klen && !f.has_eq)
+            continue; /* "a&&b" */
+        json_t *k = form_string(f.key, f.klen);
+        json_t *v = f.has_eq ? form_string(f.val, f.vlen) : json_string("");
+        /* the last of a repeated key wins, as Node's objectFromEntries */
+        json_object_setn_new(auth, json_string_value(k), json_string_length(k), v);
+        json_decref(k);
     }
     return auth;
 }
