@@ -193,6 +193,7 @@ const sg_eio_version_t sg_eio_v4 = {
     .server_pings = 1,
     .binary_posts = 0,
     .ws_type_byte = 0,
+    .bad_post_ok = 0,
     .open_packet = sg_eio_encode_open,
     .decode_payload = sg_eio_v4_decode_payload,
     .decode_frame = sg_eio_v4_decode_frame,

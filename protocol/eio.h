@@ -83,6 +83,8 @@ typedef struct sg_eio_version {
     unsigned binary_posts; /* 1: a POST may carry a binary payload
                               (Content-Type application/octet-stream) */
     unsigned ws_type_byte; /* 1: binary WebSocket frames start with the type byte 4 */
+    unsigned bad_post_ok;  /* 1: a malformed POST is still answered 200 "ok" (Node
+                              does so for v3; the session is closed either way) */
     /** The handshake's open packet (type digit included). */
     sg_buf_t *(*open_packet)(const char *sid, int upgrades_websocket, unsigned ping_interval,
                              unsigned ping_timeout, size_t max_payload);

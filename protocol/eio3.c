@@ -230,6 +230,7 @@ const sg_eio_version_t sg_eio_v3 = {
     .server_pings = 0,
     .binary_posts = 1,
     .ws_type_byte = 1,
+    .bad_post_ok = 1,
     .open_packet = sg_eio_encode_open, /* Node sends v3 clients the same JSON */
     .decode_payload = decode_payload3,
     .decode_frame = decode_frame3,

@@ -158,7 +158,7 @@ void sg_session_opened(sg_session_t *s);
 /** The Engine.IO version s speaks. */
 static inline const sg_eio_version_t *sg_session_version(const sg_session_t *s)
 {
-    return s->eio == 3 ? &sg_eio_v3 : &sg_eio_v4;
+    return sg_eio_version_get(s->eio); /* set from the table at sg_session_new */
 }
 /** The upper layer's area of s. */
 static inline void *sg_session_upper(sg_session_t *s)

@@ -318,12 +318,11 @@ int sg_polling_body_done(struct lws *wsi, sg_pss_t *pss)
         int rc = decode_body(s, pss);
         if (rc < 0) {
             SG_DEBUG(s->eng->cfg, "session %s: malformed polling payload", s->sid);
-            int v3 = s->eio == 3;
+            int ok = sg_session_version(s)->bad_post_ok;
             sg_session_close(s, "parse error", 0);
             sg_sbuf_reset(&pss->in);
-            /* Node answers a v3 POST "ok" whatever it held (the session is
-             * gone all the same; the next request learns it) */
-            if (v3)
+            /* the session is gone all the same; the next request learns it */
+            if (ok)
                 return sg_http_respond(wsi, 200, "text/html", NULL, "ok", 2);
             return sg_http_eio_error(wsi, 400, 3, NULL);
         }
