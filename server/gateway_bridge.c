@@ -177,8 +177,6 @@ typedef struct entry {
     int argc;
     sg_sbuf_t owned[4]; /* bytes of values built here */
     int nowned;
-    char *strs[4];
-    int nstrs;
 } entry_t;
 
 static void put(entry_t *e, const char *field, const char *v, size_t len)
@@ -200,11 +198,9 @@ static void put_json(entry_t *e, const char *field, const json_t *v)
 static void entry_begin(sg_gw_t *g, entry_t *e, const char *type, sg_socket_t *s)
 {
     memset(e, 0, sizeof(*e));
-    char *maxlen = e->strs[e->nstrs++] = sg_malloc(24);
-    snprintf(maxlen, 24, "%zu", g->cfg->bridge_max_len);
     static const char *const head[] = {"XADD", NULL, "MAXLEN", "~", NULL, "*"};
     for (int i = 0; i < 6; i++) {
-        e->argv[i] = i == 1 ? g->cfg->bridge_stream : i == 4 ? maxlen : head[i];
+        e->argv[i] = i == 1 ? g->cfg->bridge_stream : i == 4 ? g->maxlen : head[i];
         e->lens[i] = strlen(e->argv[i]);
     }
     e->argc = 6;
@@ -221,8 +217,6 @@ static void entry_free(entry_t *e)
 {
     for (int i = 0; i < e->nowned; i++)
         sg_sbuf_reset(&e->owned[i]);
-    for (int i = 0; i < e->nstrs; i++)
-        sg_free(e->strs[i]);
 }
 
 /* XADD's answer: only an ack waits on it (an error answers it now). */
@@ -522,6 +516,7 @@ int sg_gw__bridge_start(sg_gw_t *g, char *err, size_t errlen)
     size_t n = strlen(cfg->bridge_reply_prefix) + strlen(g->node) + 1;
     g->reply_channel = sg_malloc(n);
     snprintf(g->reply_channel, n, "%s%s", cfg->bridge_reply_prefix, g->node);
+    snprintf(g->maxlen, sizeof(g->maxlen), "%zu", cfg->bridge_max_len);
     g->pending = sg_map_new();
     g->socks = sg_map_new();
     uv_timer_init(g->loop, &g->timer);

@@ -56,6 +56,7 @@ struct sg_gw {
     /* bridge */
     sg_redis_t *redis;
     char node[65];
+    char maxlen[24];   /* bridgeMaxLen as XADD's argument, formatted once */
     char *reply_channel;
     sg_gw_route_t *routes;
     sg_map_t *pending; /* token -> sg_gw_pending_t */
