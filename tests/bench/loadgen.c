@@ -137,6 +137,7 @@ static void usage(void)
             "  idle:   [--duration S (0 = exit when ready; default: hold until SIGTERM)]\n"
             "          [--max-hold 600]\n"
             "  fanout: [--pub-port P (publisher's server, default --port)] [--sizes 100,4096] [--fracs 0.5,0.9] [--warm 2] [--secs 8]\n"
+            "          [--rates SIZE=R/R,... (fixed-rate phases at R msg/s for that size, after the --fracs ones)]\n"
             "          [--lat-warm 1] [--lat-secs 5] [--drain-timeout 10]\n"
             "  ack:    [--warm 2] [--secs 8] [--rate R acks/s, open loop (0 = closed loop)]\n"
             "  emit:   [--warm 2] [--secs 8] [--rate R events/s (0 = as fast as the server takes\n"
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
         {"sizes", 1, 0, 's'},        {"fracs", 1, 0, 'f'},         {"warm", 1, 0, 'w'},
         {"secs", 1, 0, 'S'},         {"lat-warm", 1, 0, 'W'},      {"lat-secs", 1, 0, 'L'},
         {"drain-timeout", 1, 0, 'D'}, {"pub-port", 1, 0, 'Q'},   {"eio", 1, 0, 'E'},
-        {"rate", 1, 0, 'e'},         {"window", 1, 0, 'x'},
+        {"rate", 1, 0, 'e'},         {"window", 1, 0, 'x'},       {"rates", 1, 0, 'F'},
         {"help", 0, 0, '?'},         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -209,6 +210,7 @@ int main(int argc, char **argv)
         case 'H': g->max_hold = strtod(optarg, NULL); break;
         case 's': snprintf(g->sizes, sizeof g->sizes, "%s", optarg); break;
         case 'f': snprintf(g->fracs, sizeof g->fracs, "%s", optarg); break;
+        case 'F': snprintf(g->rates, sizeof g->rates, "%s", optarg); break;
         case 'w': g->warm = strtod(optarg, NULL); break;
         case 'S': g->secs = strtod(optarg, NULL); break;
         case 'W': g->lat_warm = strtod(optarg, NULL); break;

@@ -65,7 +65,7 @@ typedef struct {
 typedef struct {
     int kind;
     size_t size;
-    double frac;        /* PH_RATE: fraction of the previous max phase's rate */
+    double frac;        /* PH_RATE: fraction of the previous max phase's rate (0: fixed rate) */
     double rate;        /* messages per second actually targeted */
     double warm, secs;
     /* results */
@@ -92,6 +92,7 @@ typedef struct lg_gen {
     int server_pids[8], n_server_pids;
     int pub_port; /* the publisher's server; receivers use port (cross-node runs) */
     char sizes[128], fracs[128];
+    char rates[256]; /* fanout --rates: SIZE=R/R/...,...: fixed msg/s phases after the fractions */
     const char *room;
     int eio; /* EIO_* */
     double rate;     /* ack: acks/s offered, open loop (0 = closed loop); emit: events/s (0 = max) */

@@ -225,7 +225,7 @@ static void on_flush(uv_timer_t *t)
 static void phase_begin(lg_gen_t *g)
 {
     lg_phase_t *p = &g->ph[g->cur];
-    if (p->kind == PH_RATE) {
+    if (p->kind == PH_RATE && p->frac > 0) {
         /* the preceding max phase of the same size sets the peak */
         double peak = 0;
         for (int i = g->cur - 1; i >= 0; i--)
@@ -250,6 +250,30 @@ static void phase_begin(lg_gen_t *g)
     g->draining = 1;
     g->drain_t0 = uv_hrtime();
     uv_timer_start(&g->phase_timer, on_phase_timer, 0, 0);
+}
+
+/* --rates 100=3.8/6.9,4096=3.7/6.6: fixed-rate phases (msg/s) for one size, e.g. another
+ * server's 50% and 90% of peak, so that both servers are measured at the same offered load */
+static void add_fixed_rates(lg_gen_t *g, size_t size)
+{
+    char rs[256];
+    snprintf(rs, sizeof rs, "%s", g->rates);
+    for (char *sv, *item = strtok_r(rs, ",", &sv); item; item = strtok_r(NULL, ",", &sv)) {
+        char *eq = strchr(item, '=');
+        if (!eq || (size_t)strtoul(item, NULL, 10) != size)
+            continue;
+        for (char *rv, *r = strtok_r(eq + 1, "/", &rv); r; r = strtok_r(NULL, "/", &rv)) {
+            if (g->nph >= LG_MAX_PHASES || strtod(r, NULL) <= 0)
+                break;
+            lg_phase_t *q = &g->ph[g->nph++];
+            q->kind = PH_RATE;
+            q->size = size;
+            q->frac = 0;
+            q->rate = strtod(r, NULL);
+            q->warm = g->lat_warm;
+            q->secs = g->lat_secs;
+        }
+    }
 }
 
 static void build_phases(lg_gen_t *g)
@@ -285,6 +309,7 @@ static void build_phases(lg_gen_t *g)
             q->warm = g->lat_warm;
             q->secs = g->lat_secs;
         }
+        add_fixed_rates(g, size);
     }
 }
 
