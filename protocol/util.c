@@ -1,6 +1,7 @@
 /* util.c - allocation wrappers and error strings. */
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,19 +73,45 @@ void sg_free(void *p)
     free(p);
 }
 
+/* Ids come from getrandom(2). One call per id made two of the ~25 system
+ * calls of every new connection (its sid and its socket id), so each thread
+ * keeps a pool refilled SG_RND_POOL bytes at a time; a byte is handed out
+ * once and wiped. A forked child forgets the pool it inherited, or it would
+ * hand out its parent's next ids. */
+#define SG_RND_POOL 512
+static _Thread_local struct {
+    unsigned char b[SG_RND_POOL];
+    size_t left;
+} rnd_pool;
+static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
+
+static void rnd_forget(void)
+{
+    memset(rnd_pool.b, 0, sizeof(rnd_pool.b));
+    rnd_pool.left = 0;
+}
+
+static void rnd_init(void)
+{
+    pthread_atfork(NULL, NULL, rnd_forget);
+}
+
 void sg_random_id(char *out, size_t n)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char rnd[64];
-    size_t done = 0;
-    while (done < n) {
-        size_t want = n - done < sizeof(rnd) ? n - done : sizeof(rnd);
-        ssize_t got = getrandom(rnd, want, 0);
-        if (got <= 0)
-            continue; /* EINTR; the kernel pool never runs dry once seeded */
-        for (ssize_t i = 0; i < got; i++)
-            out[done++] = alphabet[rnd[i] & 63];
+    pthread_once(&rnd_once, rnd_init);
+    for (size_t done = 0; done < n;) {
+        if (!rnd_pool.left) {
+            ssize_t got = getrandom(rnd_pool.b, sizeof(rnd_pool.b), 0);
+            if (got <= 0)
+                continue; /* EINTR; the kernel pool never runs dry once seeded */
+            rnd_pool.left = (size_t)got;
+        }
+        unsigned char *r = rnd_pool.b + sizeof(rnd_pool.b) - rnd_pool.left;
+        out[done++] = alphabet[*r & 63];
+        *r = 0;
+        rnd_pool.left--;
     }
     out[n] = '\0';
 }

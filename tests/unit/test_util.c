@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -56,12 +58,54 @@ static void test_strdup(void **state)
     sg_free(s);
 }
 
+/* Ids from the pool: the alphabet only, and no repeats over many refills. */
+static void test_random_id(void **state)
+{
+    (void)state;
+    enum { N = 2000, LEN = 20 };
+    static char ids[N][LEN + 1];
+    for (int i = 0; i < N; i++) {
+        sg_random_id(ids[i], LEN);
+        assert_int_equal(strlen(ids[i]), LEN);
+        assert_int_equal(strspn(ids[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), LEN);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(ids[i], ids[j]);
+    }
+}
+
+/* A forked child must not hand out the ids its parent is about to. */
+static void test_random_id_fork(void **state)
+{
+    (void)state;
+    char warm[21], mine[21], theirs[21] = "";
+    sg_random_id(warm, 20); /* the pool is full now */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char id[21];
+        sg_random_id(id, 20);
+        _exit(write(fds[1], id, 20) == 20 ? 0 : 1);
+    }
+    sg_random_id(mine, 20);
+    assert_int_equal(read(fds[0], theirs, 20), 20);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_string_not_equal(mine, theirs);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_alloc),
         cmocka_unit_test(test_strdup),
+        cmocka_unit_test(test_random_id),
+        cmocka_unit_test(test_random_id_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
