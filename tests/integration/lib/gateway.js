@@ -17,11 +17,11 @@ const path = require('node:path');
 const { createClient } = require('redis');
 const { startServer, freePort, HOST } = require('./server');
 const { request, DEFAULT_WAIT_MS } = require('./util');
+const { startNginx } = require('./nginx');
 
 const ROOT = path.resolve(__dirname, '../../..');
 const EXAMPLES = path.join(ROOT, 'examples');
 const PYTHON = process.env.SG_PYTHON || '/usr/bin/python3';
-const NGINX = process.env.SG_NGINX || '/usr/sbin/nginx';
 const READY_MS = 20000;
 const KILL_GRACE_MS = 4000;
 
@@ -277,80 +277,7 @@ async function waitEntries(redisUrl, stream, pred, ms = DEFAULT_WAIT_MS, what = 
   }
 }
 
-// ------------------------------------------------------------ nginx
-
-/**
- * nginx in front of `ports` with deploy/nginx/siogate.conf's proxying and
- * sticky sessions (hash $remote_addr consistent), plus the realip module
- * trusting X-Forwarded-For from loopback: the test gives each browser page
- * its own client address that way (a browser cannot pick the local
- * address of its connections). Runs in the foreground as our child;
- * resolves { port, url, stop() }.
- */
-async function startNginx(ports, dir) {
-  if (!fs.existsSync(NGINX)) {
-    throw new Error(`${NGINX} not found: install Debian's nginx-light package (deploy/dev.sh test installs every test dependency)`);
-  }
-  const front = await freePort();
-  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  let site = fs.readFileSync(path.join(ROOT, 'deploy/nginx/siogate.conf'), 'utf8');
-  site = site.replace(/^ *server 127\.0\.0\.1:300[1-3];\n/mg, '')
-    .replace(/^( *hash .*)$/m, `$1\n${ports.map((p) => `    server 127.0.0.1:${p};`).join('\n')}`)
-    .replace('listen 127.0.0.1:3000;', `listen 127.0.0.1:${front};\n    set_real_ip_from 127.0.0.1;\n    real_ip_header X-Forwarded-For;`);
-  if (!site.includes(`listen 127.0.0.1:${front};`) || !site.includes(`server 127.0.0.1:${ports[0]};`)) {
-    throw new Error(`deploy/nginx/siogate.conf changed shape: cannot adapt it\n${site}`);
-  }
-  const conf = `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/tmp/body;
-    proxy_temp_path ${dir}/tmp/proxy;
-    fastcgi_temp_path ${dir}/tmp/fastcgi;
-    uwsgi_temp_path ${dir}/tmp/uwsgi;
-    scgi_temp_path ${dir}/tmp/scgi;
-${site}
-}
-`;
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'nginx.log')],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = [];
-  child.stdout.on('data', (d) => log.push(d.toString()));
-  child.stderr.on('data', (d) => log.push(d.toString()));
-  let exited = null;
-  const done = new Promise((resolve) => child.once('exit', (code, signal) => { exited = { code, signal }; resolve(exited); }));
-  const handle = {
-    port: front,
-    url: `http://${HOST}:${front}`,
-    logs: () => log.join('') + (fs.existsSync(path.join(dir, 'nginx.log')) ? fs.readFileSync(path.join(dir, 'nginx.log'), 'utf8') : ''),
-    async stop() {
-      if (exited) return exited;
-      const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch {} }, KILL_GRACE_MS);
-      try { child.kill('SIGTERM'); } catch {}
-      const r = await done;
-      clearTimeout(t);
-      return r;
-    },
-  };
-  process.on('exit', () => { if (!exited) { try { child.kill('SIGKILL'); } catch {} } });
-  try {
-    await until(() => new Promise((resolve) => {
-      if (exited) return resolve(false);
-      const s = net.connect(front, HOST);
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => { s.destroy(); resolve(false); });
-    }), DEFAULT_WAIT_MS, `nginx listening on ${front}`);
-  } catch (e) {
-    await handle.stop();
-    e.message += `\n${handle.logs()}`;
-    throw e;
-  }
-  return handle;
-}
+// nginx: see nginx.js (startNginx is re-exported from here)
 
 /** Which of the nodes (ports) holds an Engine.IO session? A PUT with its sid
  *  disturbs nothing: the owner answers 500 (polling session) or 400 code 3
