@@ -13,7 +13,8 @@ typedef struct sg_ws_out {
     sg_session_t *flush_list; /* sessions with frames to write this iteration */
     uv_idle_t flusher;
     int flusher_on;
-    int rx_more;              /* a WebSocket had more input waiting */
+    int rx_fd;                /* the socket that sent the biggest message since the last flush, or -1 */
+    size_t rx_fd_len;         /* that message's length */
     unsigned flush_deferred;  /* consecutive iterations the flush waited */
     size_t rx_since_flush;    /* input bytes read since the last flush */
     sg_sbuf_t wbuf;           /* scratch for the unsent tail of a frame */

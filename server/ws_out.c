@@ -20,10 +20,25 @@
  * writing only once every readable event is processed. */
 void sg_ws_out_input(sg_ws_out_t *w, struct lws *wsi, size_t len)
 {
-    int avail = 0;
     w->rx_since_flush += len;
-    if (w->flush_list && ioctl((int)lws_get_socket_fd(wsi), FIONREAD, &avail) == 0 && avail > 0)
-        w->rx_more = 1;
+    /* Whether more is waiting is asked once, at flush time, of the socket
+     * that sent the biggest message (a publisher, typically): asking after
+     * every message cost a system call each, two for every new connection. */
+    if (w->rx_fd < 0 || len >= w->rx_fd_len) {
+        w->rx_fd = (int)lws_get_socket_fd(wsi);
+        w->rx_fd_len = len;
+    }
+}
+
+/* That socket still has input: its next readable event comes within the
+ * iteration, so writing now would split the frames it causes. */
+static int input_waiting(sg_ws_out_t *w)
+{
+    int avail = 0;
+    int fd = w->rx_fd;
+    w->rx_fd = -1;
+    w->rx_fd_len = 0;
+    return fd >= 0 && ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
 }
 
 /* Bytes of coalesced frames written per flush: enough to amortise the
@@ -219,13 +234,13 @@ static void flush_all(sg_ws_out_t *w)
 static void on_flush(uv_idle_t *h)
 {
     sg_ws_out_t *w = h->data;
-    if (w->rx_more && w->flush_deferred < SG_FLUSH_DEFER_ITER &&
-        w->rx_since_flush < SG_FLUSH_DEFER_BYTES) {
-        w->rx_more = 0;
+    if (w->flush_deferred < SG_FLUSH_DEFER_ITER && w->rx_since_flush < SG_FLUSH_DEFER_BYTES &&
+        input_waiting(w)) {
         w->flush_deferred++;
         return;
     }
-    w->rx_more = 0;
+    w->rx_fd = -1;
+    w->rx_fd_len = 0;
     w->flush_deferred = 0;
     w->rx_since_flush = 0;
     flush_all(w);
@@ -238,6 +253,7 @@ static void on_flush(uv_idle_t *h)
 void sg_ws_out_init(sg_ws_out_t *w, uv_loop_t *loop)
 {
     *w = (sg_ws_out_t){0};
+    w->rx_fd = -1;
     uv_idle_init(loop, &w->flusher);
     w->flusher.data = w;
     sg_sbuf_init(&w->wbuf);
