@@ -4,9 +4,11 @@
  * Engine.IO v3 / Socket.IO protocol 4, socket.io-client 2.x's; --eio mixed: every other
  * client v3, the rest and the publisher v4), with a
  * hand-written minimal WebSocket client (upgrade request, unmasked server frames, masked
- * client frames). It must stay cheaper per message than the server it measures, so a
- * received frame is only classified by its first bytes; the one number it parses is the
- * timestamp of a "message" event. Results are one JSON object on stdout; progress lines
+ * client frames; --transport polling: the receiver, idle and ack clients speak Engine.IO
+ * v4 HTTP long-polling instead, one keep-alive connection each, the publisher WebSocket).
+ * It must stay cheaper per message than the server it measures, so a received frame is
+ * only classified by its first bytes; the one number it parses is the timestamp of a
+ * "message" event. Results are one JSON object on stdout; progress lines
  * ("READY ...", "PHASE ...") go to stderr for tests/bench/run.
  *
  * Modes:
@@ -134,6 +136,10 @@ static void usage(void)
             "  [--addr-offset K] [--server-pid PID[,PID...] (CPU summed)] [--room bench]\n"
             "  [--eio 4|3|mixed (Engine.IO revision; mixed: odd clients v3, the rest and the\n"
             "                    publisher v4; v3 clients ping every pingInterval)]\n"
+            "  [--transport websocket|polling (the receiver / idle / ack clients' transport;\n"
+            "               polling: Engine.IO v4 long-polling, one keep-alive HTTP/1.1\n"
+            "               connection each, --eio 4 only, not in emit mode; the fan-out\n"
+            "               publisher stays on WebSocket)]\n"
             "  idle:   [--duration S (0 = exit when ready; default: hold until SIGTERM)]\n"
             "          [--max-hold 600]\n"
             "  fanout: [--pub-port P (publisher's server, default --port)] [--sizes 100,4096] [--fracs 0.5,0.9] [--warm 2] [--secs 8]\n"
@@ -173,7 +179,7 @@ int main(int argc, char **argv)
         {"secs", 1, 0, 'S'},         {"lat-warm", 1, 0, 'W'},      {"lat-secs", 1, 0, 'L'},
         {"drain-timeout", 1, 0, 'D'}, {"pub-port", 1, 0, 'Q'},   {"eio", 1, 0, 'E'},
         {"rate", 1, 0, 'e'},         {"window", 1, 0, 'x'},       {"rates", 1, 0, 'F'},
-        {"help", 0, 0, '?'},         {0, 0, 0, 0}};
+        {"transport", 1, 0, 't'},    {"help", 0, 0, '?'},         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -203,6 +209,11 @@ int main(int argc, char **argv)
                      : !strcmp(optarg, "mixed") ? EIO_MIXED
                                                 : -1;
             break;
+        case 't':
+            g->transport = !strcmp(optarg, "websocket") ? TR_WEBSOCKET
+                           : !strcmp(optarg, "polling") ? TR_POLLING
+                                                        : -1;
+            break;
         case 'e': g->rate = strtod(optarg, NULL); break;
         case 'x': g->emit_window = atoi(optarg); break;
         case 'R': g->room = optarg; break;
@@ -219,7 +230,18 @@ int main(int argc, char **argv)
         default: usage(); return 2;
         }
     }
-    if (g->mode < 0 || g->eio < 0 || g->n < 1 || g->rate < 0 || g->emit_window < LG_EMIT_BATCH || g->n > 19500 || g->port <= 0 || strlen(g->room) > 64) {
+    if (g->transport == TR_POLLING && g->eio != EIO_4) {
+        fprintf(stderr, "loadgen: --transport polling speaks Engine.IO v4 only: not with --eio 3 "
+                        "or mixed\n");
+        return 2;
+    }
+    if (g->transport == TR_POLLING && g->mode == MODE_EMIT) {
+        fprintf(stderr, "loadgen: --transport polling: not in emit mode (its pacing rides on "
+                        "WebSocket pings)\n");
+        return 2;
+    }
+    if (g->mode < 0 || g->eio < 0 || g->transport < 0 || g->n < 1 || g->rate < 0 ||
+        g->emit_window < LG_EMIT_BATCH || g->n > 19500 || g->port <= 0 || strlen(g->room) > 64) {
         usage();
         return 2;
     }
@@ -241,6 +263,8 @@ int main(int argc, char **argv)
     uv_timer_init(g->loop, &g->v3ping);
     uv_timer_init(g->loop, &g->flush);
     uv_check_init(g->loop, &g->check);
+    if (g->transport == TR_POLLING)
+        lg_poll_setup(g);
     g->pace.data = g->deadline.data = g->phase_timer.data = g->tick.data = g->check.data = g;
     g->v3ping.data = g->flush.data = g;
     uv_signal_init(g->loop, &g->sigterm);

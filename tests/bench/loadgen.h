@@ -4,6 +4,7 @@
  *
  *   loadgen.c         options, the connect phase and what ends a run
  *   loadgen_client.c  the minimal WebSocket / Engine.IO / Socket.IO client
+ *   loadgen_poll.c    its Engine.IO v4 HTTP long-polling transport (--transport polling)
  *   loadgen_phases.c  the scenarios: the publisher's pacing and the phases
  *   loadgen_report.c  histograms, CPU accounting and the JSON on stdout
  */
@@ -28,6 +29,8 @@ enum { PH_MAX, PH_RATE, PH_ACK, PH_EMIT };
 /* --eio: the clients' Engine.IO revision. MIXED: odd client indexes v3, even ones (and the
  * publisher) v4. */
 enum { EIO_4, EIO_3, EIO_MIXED };
+/* --transport: what the receiver / idle / ack clients speak (the publisher: WebSocket) */
+enum { TR_WEBSOCKET, TR_POLLING };
 #define LG_V3_PING_MS 25000 /* a v3 client's ping period until an open packet names one */
 /* ack --rate: acks one client may have outstanding (send times kept in a ring by id) */
 #define LG_ACK_RING 64
@@ -43,6 +46,7 @@ typedef struct {
 } lg_hist_t;
 
 struct lg_gen;
+struct lg_poll;
 
 typedef struct {
     uv_tcp_t tcp;
@@ -58,6 +62,7 @@ typedef struct {
     uint32_t emit_tail; /* emit: events the last ping confirms when it closes a partial batch */
     uint8_t state, role, opcode, hlen, hneed, crlf, cap_len;
     uint8_t v3;         /* 1: Engine.IO v3 / Socket.IO protocol 4 (the client pings; no 40) */
+    struct lg_poll *pl; /* --transport polling: its HTTP state (NULL: WebSocket) */
     uint8_t hdr[14];
     uint8_t cap[LG_CAP];
 } lg_conn_t;
@@ -71,6 +76,7 @@ typedef struct {
     /* results */
     uint64_t sent, skipped, deliveries, acks;
     uint64_t ack_errors; /* acks whose first argument is {"error":...} (not in acks or hist) */
+    uint64_t http_requests; /* polling: HTTP requests completed in the measured window */
     double wall, srv_cpu, gen_cpu;
     lg_hist_t hist;
     /* --eio mixed: the same split by the receiver's revision ([0] v4, [1] v3) */
@@ -97,6 +103,7 @@ typedef struct lg_gen {
     int eio; /* EIO_* */
     double rate;     /* ack: acks/s offered, open loop (0 = closed loop); emit: events/s (0 = max) */
     int emit_window; /* emit: events one client may have unconfirmed */
+    int transport;   /* TR_* */
     /* state */
     lg_conn_t *conns; /* n clients, then the publisher */
     int started, inflight, connected, ready, failed, dropped, srv_closed, conn_errors;
@@ -114,6 +121,10 @@ typedef struct lg_gen {
     uint64_t v3_pings, v3_pongs, v3_ping_ms, deliv_by[2];
     uint32_t *pq, pq_head, pq_len;
     uv_timer_t v3ping;
+    /* polling: HTTP requests completed (responses read), connections reopened after the
+     * server closed an idle one; poll_sweep fetches the pings of clients that hold no GET */
+    uint64_t http_requests, http_reconnects;
+    uv_timer_t poll_sweep;
     lg_hist_t connect_hist;
     uint32_t rng;
     uv_timer_t pace, deadline, phase_timer, tick;
@@ -123,7 +134,7 @@ typedef struct lg_gen {
     /* phases */
     lg_phase_t ph[LG_MAX_PHASES];
     int nph, cur, measuring, draining;
-    uint64_t ph_t0, ph_sent, ph_skipped, ph_deliv0, ph_deliv0_by[2], drain_t0;
+    uint64_t ph_t0, ph_sent, ph_skipped, ph_deliv0, ph_deliv0_by[2], ph_http0, drain_t0;
     size_t window;
     char *pad_buf;
     size_t pad_cap;
@@ -141,8 +152,23 @@ void lg_gen_exit(lg_gen_t *g, int code) __attribute__((noreturn));
 
 /* ---- loadgen_client.c */
 
-/** Open connection c (index idx, ROLE_*; v3 or v4 as --eio says) and walk it up to ST_READY. */
+/** Open connection c (index idx, ROLE_*; v3 or v4 as --eio says, WebSocket or polling as
+ *  --transport says) and walk it up to ST_READY. */
 void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role);
+/** Open c's TCP connection (again, for a polling client whose connection the server closed);
+ *  once connected, the transport sends its first request. A failure is counted on c. */
+void lg_conn_dial(lg_conn_t *c);
+/** c is lost: count it (failed or dropped), close its socket. No-op if c is already dead. */
+void lg_conn_fail(lg_conn_t *c, const char *why, int err);
+/** Write bytes on c's socket (copied if libuv cannot take them at once). */
+void lg_conn_write(lg_conn_t *c, const char *buf, size_t len);
+/** libuv's alloc callback for every client: one shared read buffer. */
+void lg_alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf);
+/** One Engine.IO packet received (its first bytes in c->cap / c->cap_len), either transport:
+ *  the connect handshake, join, pings, deliveries and acks. */
+void lg_conn_packet(lg_conn_t *c, uint64_t now);
+/** Send one Engine.IO packet on c: a WebSocket text frame, or queued for c's next POST. */
+void lg_conn_send(lg_conn_t *c, const char *s, size_t len);
 /** One masked WebSocket text frame. */
 void lg_ws_text(lg_conn_t *c, const char *s, size_t len);
 /** The next echo with ack of an ack-mode client (stamps t_start). */
@@ -157,6 +183,17 @@ int lg_emit_send(lg_conn_t *c);
 void lg_emit_flush(lg_conn_t *c);
 /** g->v3ping's callback: the Engine.IO v3 clients whose ping is due send it ("2"). */
 void lg_v3_ping_due(uv_timer_t *t);
+
+/* ---- loadgen_poll.c */
+
+/** --transport polling: arm the timer that fetches the pings of clients holding no GET. */
+void lg_poll_setup(lg_gen_t *g);
+/** Give c (a receiver, idle or ack client) its polling state; aborts on allocation failure. */
+void lg_poll_new(lg_conn_t *c);
+/** c's TCP connection is up: start reading and send the next request (first: the handshake). */
+void lg_poll_connected(lg_conn_t *c);
+/** Queue one Engine.IO packet for c's next POST (sent once no request is in flight). */
+void lg_poll_send(lg_conn_t *c, const char *s, size_t len);
 
 /* ---- loadgen_phases.c */
 

@@ -11,7 +11,12 @@
  * every pingInterval and the server answers "3" (a v3 client that stops pinging
  * is closed after pingInterval + pingTimeout). Events and acks are as in v5.
  * Binary frames (v3 prefixes them with a 0x04 byte) are never sent and are not
- * looked into. */
+ * looked into.
+ *
+ * What does not depend on the transport (the TCP connection, the Engine.IO and
+ * Socket.IO packets once unframed, deliveries and acks) is shared with the
+ * long-polling client of loadgen_poll.c: lg_conn_packet takes a packet from
+ * either, lg_conn_send hands one to either. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -35,17 +40,15 @@ static char lg_rbuf[256 * 1024];
 
 /* ---------------------------------------------------------------- writing */
 
-static void conn_fail(lg_conn_t *c, const char *why, int err);
-
 static void on_written(uv_write_t *req, int status)
 {
     lg_wreq_t *w = (lg_wreq_t *)req;
     if (status < 0 && status != UV_ECANCELED)
-        conn_fail((lg_conn_t *)req->handle, "write", status);
+        lg_conn_fail((lg_conn_t *)req->handle, "write", status);
     free(w);
 }
 
-static void conn_write(lg_conn_t *c, const char *buf, size_t len)
+void lg_conn_write(lg_conn_t *c, const char *buf, size_t len)
 {
     if (c->state == ST_DEAD)
         return;
@@ -54,7 +57,7 @@ static void conn_write(lg_conn_t *c, const char *buf, size_t len)
     if (r == (int)len)
         return;
     if (r < 0 && r != UV_EAGAIN) {
-        conn_fail(c, "write", r);
+        lg_conn_fail(c, "write", r);
         return;
     }
     size_t off = r > 0 ? (size_t)r : 0;
@@ -65,7 +68,7 @@ static void conn_write(lg_conn_t *c, const char *buf, size_t len)
     b = uv_buf_init(w->data, (unsigned)(len - off));
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
         free(w);
-        conn_fail(c, "write", -1);
+        lg_conn_fail(c, "write", -1);
     }
 }
 
@@ -105,12 +108,20 @@ static void ws_send(lg_conn_t *c, int opcode, const char *data, size_t len)
     h += 4;
     for (size_t i = 0; i < len; i++)
         buf[h + i] = (char)(data[i] ^ mk[i & 3]);
-    conn_write(c, buf, h + len);
+    lg_conn_write(c, buf, h + len);
     if (buf != stackbuf)
         free(buf);
 }
 
 void lg_ws_text(lg_conn_t *c, const char *s, size_t len) { ws_send(c, 1, s, len); }
+
+void lg_conn_send(lg_conn_t *c, const char *s, size_t len)
+{
+    if (c->pl)
+        lg_poll_send(c, s, len);
+    else
+        ws_send(c, 1, s, len);
+}
 
 /* ---------------------------------------------------------------- connection life */
 
@@ -168,7 +179,8 @@ void lg_v3_ping_due(uv_timer_t *t)
     v3_ping_arm(g);
 }
 
-static void conn_fail(lg_conn_t *c, const char *why, int err)
+/* c is lost: count it; close_tcp 0 when its handle was never initialised. */
+static void conn_lost(lg_conn_t *c, const char *why, int err, int close_tcp)
 {
     lg_gen_t *g = c->g;
     if (c->state == ST_DEAD)
@@ -187,12 +199,17 @@ static void conn_fail(lg_conn_t *c, const char *why, int err)
         g->inflight--;
     }
     c->state = ST_DEAD;
-    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+    if (close_tcp && !uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, NULL);
     lg_gen_check(g);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+void lg_conn_fail(lg_conn_t *c, const char *why, int err)
+{
+    conn_lost(c, why, err, 1);
+}
+
+void lg_alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf)
 {
     /* one shared buffer: libuv calls on_read right after each read, before the next alloc */
     *buf = uv_buf_init(lg_rbuf, sizeof lg_rbuf);
@@ -202,7 +219,12 @@ static void on_connect(uv_connect_t *req, int status)
 {
     lg_conn_t *c = req->data;
     if (status < 0) {
-        conn_fail(c, "connect", status);
+        lg_conn_fail(c, "connect", status);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (c->pl) {
+        lg_poll_connected(c);
         return;
     }
     char rq[256];
@@ -213,9 +235,8 @@ static void on_connect(uv_connect_t *req, int status)
                      "Sec-WebSocket-Version: 13\r\n\r\n",
                      c->v3 ? 3 : 4, c->g->host, c->role == ROLE_PUB ? c->g->pub_port : c->g->port);
     c->state = ST_HTTP;
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
-    conn_write(c, rq, (size_t)n);
+    uv_read_start((uv_stream_t *)&c->tcp, lg_alloc_cb, on_read);
+    lg_conn_write(c, rq, (size_t)n);
 }
 
 void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role)
@@ -229,15 +250,18 @@ void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role)
     c->hneed = 2;
     c->state = ST_TCP;
     c->t_start = uv_hrtime();
+    if (g->transport == TR_POLLING && role != ROLE_PUB)
+        lg_poll_new(c);
     g->inflight++;
+    lg_conn_dial(c);
+}
+
+void lg_conn_dial(lg_conn_t *c)
+{
+    lg_gen_t *g = c->g;
     int r = uv_tcp_init_ex(g->loop, &c->tcp, AF_INET);
     if (r < 0) {
-        /* nothing to close: count it and move on */
-        c->state = ST_DEAD;
-        g->failed++;
-        g->inflight--;
-        if (g->conn_errors++ < 5)
-            fprintf(stderr, "loadgen: socket: %s\n", uv_strerror(r));
+        conn_lost(c, "socket", r, 0); /* nothing to close */
         return;
     }
     uv_os_fd_t fd;
@@ -246,13 +270,13 @@ void lg_conn_start(lg_gen_t *g, lg_conn_t *c, uint32_t idx, int role)
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     struct sockaddr_in src, dst;
     char ip[32];
-    snprintf(ip, sizeof ip, "127.0.0.%d", 2 + (int)((idx + (uint32_t)g->addr_offset) % 253u));
+    snprintf(ip, sizeof ip, "127.0.0.%d", 2 + (int)((c->idx + (uint32_t)g->addr_offset) % 253u));
     uv_ip4_addr(ip, 0, &src);
-    uv_ip4_addr(g->host, role == ROLE_PUB ? g->pub_port : g->port, &dst);
+    uv_ip4_addr(g->host, c->role == ROLE_PUB ? g->pub_port : g->port, &dst);
     c->creq.data = c;
     if ((r = uv_tcp_bind(&c->tcp, (struct sockaddr *)&src, 0)) < 0 ||
         (r = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&dst, on_connect)) < 0)
-        conn_fail(c, "connect", r);
+        lg_conn_fail(c, "connect", r);
 }
 
 /* ---------------------------------------------------------------- frames */
@@ -274,7 +298,7 @@ void lg_ack_send(lg_conn_t *c)
     c->t_start = uv_hrtime();
     int n = snprintf(msg, sizeof msg, "42%u[\"echo\",{\"t\":%" PRIu64 "}]", c->ack_id, c->t_start);
     c->g->ev_sent++;
-    lg_ws_text(c, msg, (size_t)n);
+    lg_conn_send(c, msg, (size_t)n);
 }
 
 int lg_ack_send_open(lg_conn_t *c)
@@ -290,7 +314,7 @@ int lg_ack_send_open(lg_conn_t *c)
     char msg[96];
     int n = snprintf(msg, sizeof msg, "42%u[\"echo\",{\"t\":%" PRIu64 "}]", c->ack_id, t);
     c->g->ev_sent++;
-    lg_ws_text(c, msg, (size_t)n);
+    lg_conn_send(c, msg, (size_t)n);
     return 0;
 }
 
@@ -328,7 +352,7 @@ static void on_sio_connected(lg_conn_t *c, uint64_t now)
         char msg[128];
         int n = snprintf(msg, sizeof msg, "42%d[\"join\",\"%s\"]", LG_JOIN_ACK_ID, g->room);
         c->state = ST_JOIN;
-        lg_ws_text(c, msg, (size_t)n);
+        lg_conn_send(c, msg, (size_t)n);
         return;
     }
     c->state = ST_READY;
@@ -425,7 +449,7 @@ static void on_ack(lg_conn_t *c, const uint8_t *p, size_t caplen, uint64_t now)
         lg_ack_send(c);
 }
 
-static void on_text(lg_conn_t *c, uint64_t now)
+void lg_conn_packet(lg_conn_t *c, uint64_t now)
 {
     const uint8_t *p = c->cap;
     size_t n = c->cap_len;
@@ -435,13 +459,13 @@ static void on_text(lg_conn_t *c, uint64_t now)
         on_ack(c, p, n, now);
     } else if (n == 1 && p[0] == '2' && !c->v3) {
         c->g->pings++;
-        lg_ws_text(c, "3", 1);
+        lg_conn_send(c, "3", 1);
     } else if (n == 1 && p[0] == '3' && c->v3) {
         c->g->v3_pongs++;
     } else if (n >= 1 && p[0] == '0' && c->state == ST_EIO) {
         c->state = ST_SIO;
         if (!c->v3) {
-            lg_ws_text(c, "40", 2);
+            lg_conn_send(c, "40", 2);
             return;
         }
         /* v3: the server sends 40 next; this client pings from now on */
@@ -458,7 +482,7 @@ static void on_text(lg_conn_t *c, uint64_t now)
         on_sio_connected(c, now);
     } else if (n >= 1 && (p[0] == '1' || (p[0] == '4' && n >= 2 && (p[1] == '1' || p[1] == '4')))) {
         c->g->srv_closed++;
-        conn_fail(c, "server closed session", 0);
+        lg_conn_fail(c, "server closed session", 0);
     } else {
         c->g->bad_frames++;
     }
@@ -468,11 +492,11 @@ static void frame_done(lg_conn_t *c, uint64_t now)
 {
     switch (c->opcode) {
     case 1:
-        on_text(c, now);
+        lg_conn_packet(c, now);
         break;
     case 8:
         c->g->srv_closed++;
-        conn_fail(c, "websocket close", 0);
+        lg_conn_fail(c, "websocket close", 0);
         break;
     case 9:
         ws_send(c, 10, (const char *)c->cap, c->cap_len);
@@ -559,7 +583,7 @@ static void http_feed(lg_conn_t *c, const uint8_t *p, size_t n, uint64_t now)
         c->crlf = ch == expect ? (uint8_t)(c->crlf + 1) : (ch == '\r' ? 1 : 0);
         if (c->crlf == 4) {
             if (c->cap_len < sizeof want - 1 || memcmp(c->cap, want, sizeof want - 1)) {
-                conn_fail(c, "upgrade", 0);
+                lg_conn_fail(c, "upgrade", 0);
                 return;
             }
             c->cap_len = 0;
@@ -569,7 +593,7 @@ static void http_feed(lg_conn_t *c, const uint8_t *p, size_t n, uint64_t now)
         }
     }
     if (c->cap_len >= sizeof want - 1 && memcmp(c->cap, want, sizeof want - 1))
-        conn_fail(c, "upgrade", 0);
+        lg_conn_fail(c, "upgrade", 0);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -578,7 +602,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         if (c->state == ST_READY)
             c->g->srv_closed++;
-        conn_fail(c, "read", nread == UV_EOF ? 0 : (int)nread);
+        lg_conn_fail(c, "read", nread == UV_EOF ? 0 : (int)nread);
         return;
     }
     if (nread == 0)

@@ -160,6 +160,7 @@ static void on_phase_timer(uv_timer_t *t)
         g->ph_deliv0 = p->kind == PH_EMIT ? g->emit_confirmed : g->deliveries_total;
         g->ph_deliv0_by[0] = g->deliv_by[0];
         g->ph_deliv0_by[1] = g->deliv_by[1];
+        g->ph_http0 = g->http_requests;
         p->sent = g->ph_sent;
         p->skipped = g->ph_skipped;
         p->srv_cpu = lg_servers_cpu(g);
@@ -190,6 +191,7 @@ void lg_phase_end(lg_gen_t *g)
     p->deliveries = (p->kind == PH_EMIT ? g->emit_confirmed : g->deliveries_total) - g->ph_deliv0;
     p->deliv_by[0] = g->deliv_by[0] - g->ph_deliv0_by[0];
     p->deliv_by[1] = g->deliv_by[1] - g->ph_deliv0_by[1];
+    p->http_requests = g->http_requests - g->ph_http0;
     fprintf(stderr, "PHASE %d done per_s=%.1f\n", g->cur,
             (p->kind == PH_ACK ? (double)p->acks : (double)p->deliveries) / p->wall);
     g->cur++;

@@ -155,6 +155,8 @@ static void print_phase(FILE *f, const lg_phase_t *p, const lg_gen_t *g)
     double w = p->wall > 0 ? p->wall : 1;
     fprintf(f, "\"msgs_per_s\":%.2f,\"per_s\":%.1f,\"per_server_cpu_s\":%.1f,", (double)p->sent / w,
             count / w, p->srv_cpu > 0 ? count / p->srv_cpu : -1.0);
+    fprintf(f, "\"http_requests\":%" PRIu64 ",\"http_per_s\":%.1f,", p->http_requests,
+            (double)p->http_requests / w);
     fprintf(f, "\"server_cpu_share\":%.3f,\"gen_cpu_share\":%.3f,\"lat_us\":", p->srv_cpu / w,
             p->gen_cpu / w);
     hist_json(f, &p->hist, 1);
@@ -180,11 +182,13 @@ static void gen_report(lg_gen_t *g)
                        : g->mode == MODE_ACK    ? "ack"
                                                 : "emit";
     const char *eio = g->eio == EIO_3 ? "3" : g->eio == EIO_MIXED ? "mixed" : "4";
-    printf("{\"mode\":\"%s\",\"eio\":\"%s\",\"n\":%d,\"connected\":%d,\"ready\":%d,\"failed\":%d,"
+    printf("{\"mode\":\"%s\",\"eio\":\"%s\",\"transport\":\"%s\",\"n\":%d,\"connected\":%d,"
+           "\"ready\":%d,\"failed\":%d,"
            "\"dropped\":%d,\"server_closed\":%d,\"bad_frames\":%" PRIu64 ",\"pings\":%" PRIu64
            ",\"connect\":{\"wall_s\":%.3f,\"per_s\":%.1f,\"server_cpu_s\":%.3f,"
            "\"gen_cpu_s\":%.3f,\"lat_us\":",
-           mode, eio, g->n, g->connected, g->ready, g->failed, g->dropped, g->srv_closed, g->bad_frames,
+           mode, eio, g->transport == TR_POLLING ? "polling" : "websocket", g->n, g->connected,
+           g->ready, g->failed, g->dropped, g->srv_closed, g->bad_frames,
            g->pings, conn_wall, conn_wall > 0 ? g->connected / conn_wall : -1.0, g->srv_cpu0,
            g->gen_cpu0);
     hist_json(stdout, &g->connect_hist, 0);
@@ -197,6 +201,9 @@ static void gen_report(lg_gen_t *g)
     printf(",\"events\":{\"sent\":%" PRIu64 ",\"acks\":%" PRIu64 ",\"ack_errors\":%" PRIu64
            ",\"confirmed\":%" PRIu64 "}",
            g->ev_sent, g->acks_total, g->ack_errors_total, g->emit_confirmed);
+    /* polling clients: HTTP requests completed, connections reopened (the session kept) */
+    printf(",\"http_requests\":%" PRIu64 ",\"http_reconnects\":%" PRIu64, g->http_requests,
+           g->http_reconnects);
     printf(",\"gen_cpu_total_s\":%.3f,\"phases\":[", lg_gen_cpu_now());
     for (int i = 0; i < g->nph; i++) {
         if (i)
