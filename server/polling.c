@@ -172,6 +172,11 @@ static int on_get(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
         return 0;
     }
     s->get = wsi;
+    /* A held GET needs no lws timeout: the session answers it by the next
+     * ping at the latest and closes it with the session. And lws keeps its
+     * timeouts in one sorted list, so with every held GET in it each new
+     * request's insertion walked past all of them: O(clients) per request. */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     if (!sg_outq_empty(&s->q))
         answer(s, wsi, NULL);
     else if (s->state == SG_SESS_CLOSING)
