@@ -32,6 +32,10 @@ void sg_ws_out_free(sg_ws_out_t *w);
 /** len bytes were read from wsi: note whether more input is waiting (the
  *  flush then waits for it, bounded). */
 void sg_ws_out_input(sg_ws_out_t *w, struct lws *wsi, size_t len);
+/* Write s's queue at the end of this loop iteration (polling: answer its
+ * held GET then); dequeue before s is freed. */
+void sg_ws_out_enqueue(sg_ws_out_t *w, sg_session_t *s);
+void sg_ws_out_dequeue(sg_ws_out_t *w, sg_session_t *s);
 /** lws says wsi is writable: write s's frames (-1: close the connection). */
 int sg_ws_out_writeable(sg_session_t *s, struct lws *wsi);
 /** Close a WebSocket from its own writeable callback (lws closes a wsi

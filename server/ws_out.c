@@ -218,7 +218,15 @@ static void flush_all(sg_ws_out_t *w)
         sg_session_t *s = list;
         list = s->flush_next;
         s->flush_queued = 0;
-        if (s->state == SG_SESS_CLOSED || !s->ws || s->transport != SG_TR_WEBSOCKET)
+        if (s->state == SG_SESS_CLOSED)
+            continue;
+        if (s->transport == SG_TR_POLLING) {
+            /* its held GET answers with whatever is queued by now */
+            if (s->get && !s->upgrading)
+                lws_callback_on_writable(s->get);
+            continue;
+        }
+        if (!s->ws || s->transport != SG_TR_WEBSOCKET)
             continue;
         if (flush(s, s->ws) < 0)
             sg_session_close(s, "transport error", 0);
@@ -287,12 +295,13 @@ void sg_ws_kill(struct lws *wsi)
 
 /* ---- the transport, as the session sees it ---- */
 
-static void tr_flush(sg_session_t *s)
+/* Deferred to the end of this loop iteration (longer while a big sender's
+ * input is still arriving): every frame queued meanwhile goes out in one
+ * write, and no poll re-arm per message. The polling transport queues its
+ * sessions here too, so a held GET answers with a batch, not one packet. */
+void sg_ws_out_enqueue(sg_ws_out_t *w, sg_session_t *s)
 {
-    /* Deferred to the end of this loop iteration: every frame queued
-     * meanwhile goes out in one write, and no poll re-arm per message. */
-    sg_ws_out_t *w = s->eng->tr_state[SG_TR_WEBSOCKET];
-    if (!s->ws || s->flush_queued)
+    if (s->flush_queued)
         return;
     s->flush_queued = 1;
     s->flush_next = w->flush_list;
@@ -301,6 +310,25 @@ static void tr_flush(sg_session_t *s)
         w->flusher_on = 1;
         uv_idle_start(&w->flusher, on_flush);
     }
+}
+
+void sg_ws_out_dequeue(sg_ws_out_t *w, sg_session_t *s)
+{
+    if (!s->flush_queued)
+        return;
+    for (sg_session_t **pp = &w->flush_list; *pp; pp = &(*pp)->flush_next) {
+        if (*pp == s) {
+            *pp = s->flush_next;
+            break;
+        }
+    }
+    s->flush_queued = 0;
+}
+
+static void tr_flush(sg_session_t *s)
+{
+    if (s->ws)
+        sg_ws_out_enqueue(s->eng->tr_state[SG_TR_WEBSOCKET], s);
 }
 
 static int tr_writable(const sg_session_t *s)
@@ -315,16 +343,7 @@ static int tr_drain(sg_session_t *s)
 
 static void tr_release(sg_session_t *s)
 {
-    if (s->flush_queued) {
-        sg_ws_out_t *w = s->eng->tr_state[SG_TR_WEBSOCKET];
-        for (sg_session_t **pp = &w->flush_list; *pp; pp = &(*pp)->flush_next) {
-            if (*pp == s) {
-                *pp = s->flush_next;
-                break;
-            }
-        }
-        s->flush_queued = 0;
-    }
+    sg_ws_out_dequeue(s->eng->tr_state[SG_TR_WEBSOCKET], s);
     if (s->ws)
         sg_ws_kill(s->ws);
     if (s->probe)
