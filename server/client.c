@@ -48,7 +48,7 @@ static void accept_socket(sg_socket_t *s)
         sg_socket__onclose(s, "transport close");
         return;
     }
-    sg_client_of(sess)->joined = 1;
+    sess->upper_mark = 1; /* joined a namespace */
     sg_socket__send_held(s);
     sg_socket__connected(s);
     sg_sio_packet_t p;
@@ -292,7 +292,7 @@ static void on_release(sg_session_t *sess)
 
 static int joined(sg_session_t *sess)
 {
-    return sg_client_of(sess)->joined;
+    return sess->upper_mark;
 }
 
 static void upgraded(sg_session_t *sess)

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "defer.h"
 #include "eio.h"
+#include "handshake.h"
 #include "map.h"
 #include "outq.h"
 #include "stats.h"
@@ -91,6 +92,11 @@ struct sg_engine {
     size_t upper_size;  /* the largest upper area */
     int reap_hook;
     sg_session_t *reap_list, *close_list;
+    sg_map_t *handshakes; /* the shared parts of the sessions' handshakes (handshake.h) */
+    /* Session memory: the server points these at its slab (slab.h) and has
+     * session_free release the handshake too; NULL: calloc and free. */
+    void *(*session_alloc)(size_t size);
+    void (*session_free)(sg_session_t *s);
     sg_buf_t *ping_buf, *pong_buf, *noop_buf, *close_buf, *probe_buf;
     unsigned long long full_refused; /* handshakes refused at maxSessions, this episode */
     int draining;       /* refuse every new session (drain.c) */
@@ -103,7 +109,9 @@ struct sg_engine {
 
 /* A session. Transport state (held GET, WebSocket, probe) is kept here too,
  * read and written by the transport files only; flags are packed next to
- * the id (per-connection memory is a budget). */
+ * the id, and fields that are never needed at the same time share space
+ * (per-connection memory is a budget: an idle WebSocket client costs this
+ * struct, the upper area and what libwebsockets keeps). */
 struct sg_session {
     char sid[SG_ID_LEN + 1];
     uint8_t transport;     /* sg_transport_t */
@@ -117,6 +125,7 @@ struct sg_session {
     uint8_t flush_queued;  /* websocket: on the deferred flush list */
     uint8_t ws_parked;     /* websocket: lws holds unsent bytes of ours */
     uint8_t b64;           /* SG_B64_*: the client asked for binary as base64 (v3) */
+    uint8_t upper_mark;    /* one flag of the layer above (Socket.IO: a namespace was joined) */
     uint16_t jsonp;        /* polling over JSONP: the j index + 1, else 0 */
     int fd;                /* websocket: socket, for sendmsg */
     sg_engine_t *eng;
@@ -126,15 +135,18 @@ struct sg_session {
     struct lws *post;      /* POST being received */
     sg_outq_t q;
     sg_timer_t timer;      /* earliest of the deadlines below */
-    uint64_t hb_due;       /* next ping, or the pong deadline while awaiting_pong */
+    /* next ping, or the pong deadline while awaiting_pong; in CLOSING the
+     * close deadline (the heartbeat is over then) */
+    uint64_t hb_due;
     uint64_t upgrade_deadline;
     uint64_t connect_deadline;
-    uint64_t close_deadline;
-    char *handshake;       /* compact capture of the HTTP request, see handshake.h */
+    sg_handshake_t hs;     /* the request that opened it (handshake.h) */
     const char *pending_close; /* close requested from inside a delivery loop */
     sg_session_t *flush_next;
-    sg_session_t *reap_next;
-    sg_session_t *close_next;
+    /* the engine's close_list while pending_close is set, then its
+     * reap_list once closed (sg_session_close does not queue a session for
+     * reaping while it waits on the close list: reap() does) */
+    sg_session_t *later_next;
 };
 
 void sg_engine_init(sg_engine_t *e);

@@ -1,8 +1,10 @@
-/* handshake.c - see handshake.h. Blob layout: 8 bytes of issued time (ms,
- * little endian), then records, each a type byte followed by NUL-terminated
- * strings, and a final 0 byte:
- *   'A' address | 'U' url | 'H' <lws token + 1> value | 'C' name value |
- *   'Q' name value (one query parameter, already URL-decoded by lws). */
+/* handshake.c - see handshake.h. Layout of the shared blob: records, each a
+ * type byte followed by NUL-terminated strings, and a final 0 byte:
+ *   'A' address (when not in the session) | 'S' (over TLS) | 'U' url |
+ *   'H' <lws token + 1> value | 'K' (Sec-WebSocket-Key: the session's) |
+ *   'C' name value | 'Q' name value (one query parameter, already
+ *   URL-decoded by lws). */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <time.h>
@@ -24,21 +26,84 @@ static int skipped_token(int t)
            t == WSI_TOKEN_HTTP1_0 || t == WSI_TOKEN_CONNECT;
 }
 
-char *sg_handshake_capture(const sg_config_t *cfg, struct lws *wsi)
+/* The peer's address in binary when it is a dotted quad that prints back
+ * the same (always, for the IPv4 listener); else it stays a string. */
+static int addr_pack(const char *a, uint32_t *out)
+{
+    struct in_addr in;
+    char back[INET_ADDRSTRLEN];
+    if (inet_pton(AF_INET, a, &in) != 1 || !inet_ntop(AF_INET, &in, back, sizeof(back)) ||
+        strcmp(back, a))
+        return 0;
+    *out = in.s_addr;
+    return 1;
+}
+
+/* A Sec-WebSocket-Key is 16 random bytes in base64 (RFC 6455 4.1): kept
+ * decoded when it encodes back to the very same characters. */
+static int key_pack(const char *k, uint8_t out[16])
+{
+    char raw[18], back[32];
+    if (strlen(k) != 24 || lws_b64_decode_string_len(k, 24, raw, sizeof(raw)) != 16 ||
+        lws_b64_encode_string(raw, 16, back, sizeof(back)) != 24 || memcmp(back, k, 24))
+        return 0;
+    memcpy(out, raw, 16);
+    return 1;
+}
+
+struct sg_hs_shared {
+    sg_map_t *table; /* where it is interned (its key is blob) */
+    uint32_t refs;
+    uint32_t len;
+    char blob[];
+};
+
+static sg_hs_shared_t *intern(sg_map_t *table, const char *blob, size_t len)
+{
+    sg_hs_shared_t *sh = sg_map_get(table, blob, len);
+    if (sh) {
+        sh->refs++;
+        return sh;
+    }
+    sh = sg_malloc(sizeof(*sh) + len);
+    sh->table = table;
+    sh->refs = 1;
+    sh->len = (uint32_t)len;
+    memcpy(sh->blob, blob, len);
+    sg_map_put(table, sh->blob, len, sh);
+    return sh;
+}
+
+void sg_handshake_release(sg_handshake_t *hs)
+{
+    sg_hs_shared_t *sh = hs->shared;
+    hs->shared = NULL;
+    if (sh && --sh->refs == 0) {
+        sg_map_del(sh->table, sh->blob, sh->len);
+        sg_free(sh);
+    }
+}
+
+void sg_handshake_capture(sg_handshake_t *hs, sg_map_t *table, const sg_config_t *cfg,
+                          struct lws *wsi)
 {
     _Static_assert(WSI_TOKEN_COUNT < 255, "lws tokens fit in one byte");
     sg_sbuf_t sb;
     char val[2048], name[64];
     sg_sbuf_init(&sb);
+    sg_handshake_release(hs);
+    *hs = (sg_handshake_t){0};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t issued = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-    for (int i = 0; i < 8; i++)
-        sg_sbuf_putc(&sb, (char)(issued >> (8 * i)));
+    hs->issued = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     char addr[64] = "";
     lws_get_peer_simple(wsi, addr, sizeof(addr));
-    sg_sbuf_putc(&sb, 'A');
-    put_str(&sb, addr);
+    if (addr_pack(addr, &hs->addr)) {
+        hs->have |= SG_HS_ADDR;
+    } else {
+        sg_sbuf_putc(&sb, 'A');
+        put_str(&sb, addr);
+    }
     if (lws_is_ssl(wsi))
         sg_sbuf_putc(&sb, 'S'); /* over TLS: handshake.secure */
     if (sg_http_header(wsi, WSI_TOKEN_GET_URI, val, sizeof(val)) < 0 &&
@@ -69,6 +134,12 @@ char *sg_handshake_capture(const sg_config_t *cfg, struct lws *wsi)
     for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
         if (skipped_token(t) || sg_http_header(wsi, (enum lws_token_indexes)t, val, sizeof(val)) < 0)
             continue;
+        if (t == WSI_TOKEN_KEY && !(hs->have & SG_HS_KEY) && key_pack(val, hs->key)) {
+            /* its place among the headers; the value is the session's */
+            hs->have |= SG_HS_KEY;
+            sg_sbuf_putc(&sb, 'K');
+            continue;
+        }
         sg_sbuf_putc(&sb, 'H');
         sg_sbuf_putc(&sb, (char)(t + 1));
         put_str(&sb, val);
@@ -93,10 +164,8 @@ char *sg_handshake_capture(const sg_config_t *cfg, struct lws *wsi)
         extra = e ? e + 1 : NULL;
     }
     sg_sbuf_putc(&sb, '\0');
-    char *out = sg_malloc(sb.len);
-    memcpy(out, sg_sbuf_data(&sb), sb.len);
+    hs->shared = intern(table, (const char *)sg_sbuf_data(&sb), sb.len);
     sg_sbuf_reset(&sb);
-    return out;
 }
 
 /* Header name of an lws token: lower case, without the trailing colon. */
@@ -116,20 +185,27 @@ static int token_name(int t, char *out, size_t len)
     return 0;
 }
 
-json_t *sg_handshake_json(const char *blob)
+json_t *sg_handshake_json(const sg_handshake_t *cap)
 {
     json_t *hs = json_object(), *headers = json_object(), *query = json_object();
     const char *addr = "", *url = "";
+    char abuf[INET_ADDRSTRLEN];
     int xdomain = 0, secure = 0;
     uint64_t issued = 0;
-    if (!blob)
+    if (!cap || !cap->shared)
         goto done;
-    for (int i = 0; i < 8; i++)
-        issued |= (uint64_t)(unsigned char)blob[i] << (8 * i);
-    const char *p = blob + 8;
+    issued = cap->issued;
+    if ((cap->have & SG_HS_ADDR) && inet_ntop(AF_INET, &cap->addr, abuf, sizeof(abuf)))
+        addr = abuf;
+    const char *p = cap->shared->blob;
     while (*p) {
         char type = *p++;
-        if (type == 'S') {
+        if (type == 'K') {
+            char name[64], key[32];
+            if (token_name(WSI_TOKEN_KEY, name, sizeof(name)) == 0 &&
+                lws_b64_encode_string((const char *)cap->key, 16, key, sizeof(key)) == 24)
+                json_object_set_new(headers, name, json_string(key));
+        } else if (type == 'S') {
             secure = 1;
         } else if (type == 'A' || type == 'U') {
             *(type == 'A' ? &addr : &url) = p;

@@ -8,6 +8,7 @@
 
 #include "http.h"
 #include "server_internal.h"
+#include "slab.h"
 #include "ws.h"
 
 static int proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -177,6 +178,8 @@ int sg_loop__start(sg_server_t *srv)
     void *foreign[1] = {srv->loop};
 
     lws_set_log_level(LLL_ERR, lws_log_to_ours);
+    /* Per-connection objects of lws in dense slabs (slab.h). */
+    sg_slab_lws_install();
     memset(&info, 0, sizeof(info));
     srv->protocols[0].name = "siogate";
     srv->protocols[0].callback = proto_callback;

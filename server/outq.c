@@ -34,9 +34,10 @@ int sg_outq_push(sg_outq_t *q, sg_buf_t *buf, const sg_outq_limits_t *lim, uint6
     if (lim->hard && after > lim->hard)
         return SG_ETOOBIG;
     if (lim->soft && after > lim->soft) {
+        uint32_t t = (uint32_t)now ? (uint32_t)now : 1;
         if (!q->soft_since)
-            q->soft_since = now;
-        else if (now - q->soft_since > lim->soft_ms)
+            q->soft_since = t;
+        else if ((uint32_t)(t - q->soft_since) > lim->soft_ms)
             return SG_ETOOBIG;
     } else {
         q->soft_since = 0;

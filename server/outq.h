@@ -19,8 +19,11 @@ typedef struct sg_outq {
     sg_buf_t **heap;               /* ring storage once it outgrows inl */
     sg_buf_t *inl[SG_OUTQ_INLINE];
     uint32_t head, count, cap;     /* 0: the inline storage; always a power of two */
+    /* ms (low 32 bits of the clock; 0 is taken as 1) when the soft limit was
+     * first exceeded, 0 if not: the wrap is harmless, the time over the limit
+     * that matters is at most a day (outqSoftSeconds) */
+    uint32_t soft_since;
     size_t bytes;
-    uint64_t soft_since; /* ms when the soft limit was first exceeded, 0 if not */
 } sg_outq_t;
 
 typedef struct sg_outq_limits {

@@ -2,6 +2,7 @@
  * run, shutdown, namespaces with their adapters, and the wiring of the
  * layers (engine, transports, Socket.IO, cluster backend) to each other. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "echo.h"
 #include "polling.h"
 #include "sio_internal.h"
+#include "slab.h"
 #include "util.h"
 #include "ws.h"
 
@@ -50,6 +52,22 @@ sg_nsp_t *sg_server_of(sg_server_t *srv, const char *name)
 
 /* ---- lifecycle ---- */
 
+#define SG_SLAB_TRIM_MS 1000
+
+static void on_slab_trim(sg_timer_t *t)
+{
+    sg_server_t *srv = (sg_server_t *)((char *)t - offsetof(sg_server_t, slab_trim));
+    sg_slab_trim();
+    sg_timer_in(&srv->timers, t, SG_SLAB_TRIM_MS);
+}
+
+/* Sessions live in the slab with the other per-connection objects. */
+static void session_free(sg_session_t *s)
+{
+    sg_handshake_release(&s->hs);
+    sg_slab_free(s);
+}
+
 static void wire(sg_server_t *srv)
 {
     sg_timers_init(&srv->timers, srv->loop);
@@ -67,6 +85,8 @@ static void wire(sg_server_t *srv)
     e->tr_state[SG_TR_WEBSOCKET] = &srv->ws_out;
     e->uppers[0] = &sg_client_upper;
     e->uppers[1] = &sg_echo_upper;
+    e->session_alloc = sg_slab_calloc;
+    e->session_free = session_free;
     sg_engine_init(e);
     sg_socket__init(srv);
     srv->listener.fd = srv->listener.reserve = -1;
@@ -127,6 +147,8 @@ int sg_server_start(sg_server_t *srv)
         return SG_EIO;
     }
     sg_listen__start(&srv->listener, srv->loop, srv->vhost);
+    sg_timer_init(&srv->slab_trim, on_slab_trim);
+    sg_timer_in(&srv->timers, &srv->slab_trim, SG_SLAB_TRIM_MS);
     int port = srv->listener.port;
     srv->started = 1;
     struct timespec now;

@@ -37,6 +37,7 @@ struct sg_server {
     struct lws_protocols protocols[2];
     sg_listener_t listener;
     sg_timers_t timers;           /* every deadline of the server */
+    sg_timer_t slab_trim;         /* once a second: empty slab chunks go back (slab.h) */
     sg_defer_t defer;             /* safe points for frees */
     sg_stats_t stats;
     sg_engine_t engine;           /* Engine.IO sessions */

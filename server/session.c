@@ -20,6 +20,7 @@ static sg_buf_t *static_packet(const char *text)
 void sg_engine_init(sg_engine_t *e)
 {
     e->sessions = sg_map_new();
+    e->handshakes = sg_map_new();
     e->ping_buf = static_packet("2");
     e->pong_buf = static_packet("3");
     e->noop_buf = static_packet("6");
@@ -46,6 +47,7 @@ void sg_engine_free(sg_engine_t *e)
 {
     reap(e);
     sg_map_free(e->sessions);
+    sg_map_free(e->handshakes);
     sg_buf_unref(e->ping_buf);
     sg_buf_unref(e->pong_buf);
     sg_buf_unref(e->noop_buf);
@@ -67,7 +69,8 @@ uint64_t sg_session_now(const sg_session_t *s)
 
 sg_session_t *sg_session_new(sg_engine_t *e, sg_transport_t tr, unsigned upper, unsigned eio)
 {
-    sg_session_t *s = sg_calloc(1, sizeof(*s) + e->upper_size);
+    size_t size = sizeof(sg_session_t) + e->upper_size;
+    sg_session_t *s = e->session_alloc ? e->session_alloc(size) : sg_calloc(1, size);
     do {
         sg_random_id(s->sid, SG_ID_LEN);
     } while (sg_map_get(e->sessions, s->sid, SG_ID_LEN));
@@ -145,7 +148,7 @@ void sg_session_close_later(sg_session_t *s, const char *reason)
     if (s->pending_close || s->state == SG_SESS_CLOSED)
         return;
     s->pending_close = reason;
-    s->close_next = e->close_list;
+    s->later_next = e->close_list;
     e->close_list = s;
     sg_defer_want(e->defer, e->reap_hook);
 }
@@ -215,7 +218,7 @@ static int start_graceful(sg_session_t *s)
         return 0;
     /* Node gives up after 30 s. */
     s->state = SG_SESS_CLOSING;
-    s->close_deadline = sg_session_now(s) + 30000;
+    s->hb_due = sg_session_now(s) + 30000;
     sg_session_schedule(s);
     sg_session_flush(s);
     return 1;
@@ -252,7 +255,9 @@ void sg_session_close(sg_session_t *s, const char *reason, int graceful)
     s->get = s->ws = s->probe = s->post = NULL;
     e->stats->queue_bytes -= s->q.bytes;
     sg_outq_clear(&s->q);
-    s->reap_next = e->reap_list;
+    if (s->pending_close)
+        return; /* on the close list: reap() moves it to the reap list */
+    s->later_next = e->reap_list;
     e->reap_list = s;
     sg_defer_want(e->defer, e->reap_hook);
 }
@@ -286,17 +291,25 @@ static void reap(void *ud)
     sg_engine_t *e = ud;
     while (e->close_list) {
         sg_session_t *s = e->close_list;
-        e->close_list = s->close_next;
+        e->close_list = s->later_next;
         const char *reason = s->pending_close;
         s->pending_close = NULL;
-        sg_session_close(s, reason, 0);
+        if (s->state != SG_SESS_CLOSED) {
+            sg_session_close(s, reason, 0);
+        } else {
+            /* closed meanwhile, and kept off the reap list until now */
+            s->later_next = e->reap_list;
+            e->reap_list = s;
+        }
     }
     while (e->reap_list) {
         sg_session_t *s = e->reap_list;
-        e->reap_list = s->reap_next;
+        e->reap_list = s->later_next;
         e->uppers[s->upper]->release(s);
-        sg_free(s->handshake);
-        sg_free(s);
+        if (e->session_free)
+            e->session_free(s);
+        else
+            sg_free(s);
     }
 }
 
@@ -330,8 +343,9 @@ void sg_session_schedule(sg_session_t *s)
     if (s->state == SG_SESS_CLOSED)
         return;
     uint64_t next = s->hb_due;
-    uint64_t d[3] = {s->connect_deadline, s->upgrade_deadline, s->close_deadline};
-    for (int i = 0; i < 3; i++)
+    /* Joining and upgrading matter only to an open session. */
+    uint64_t d[2] = {s->connect_deadline, s->upgrade_deadline};
+    for (int i = 0; i < 2 && s->state == SG_SESS_OPEN; i++)
         if (d[i] && (!next || d[i] < next))
             next = d[i];
     sg_timer_at(s->eng->timers, &s->timer, next);
@@ -340,8 +354,11 @@ void sg_session_schedule(sg_session_t *s)
 /* Every deadline of s that has passed, then the next one is scheduled. */
 static void on_due(sg_session_t *s, uint64_t now)
 {
-    if (s->close_deadline && now >= s->close_deadline) {
-        sg_session_close(s, "forced close", 0);
+    if (s->state == SG_SESS_CLOSING) {
+        if (now >= s->hb_due)
+            sg_session_close(s, "forced close", 0);
+        else
+            sg_session_schedule(s);
         return;
     }
     if (s->state != SG_SESS_OPEN)

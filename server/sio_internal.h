@@ -62,13 +62,13 @@ typedef struct sg_socket_rec {
     size_t nheld;
 } sg_socket_rec_t;
 
+/* The small fields sit together and the flags just before the id, so that
+ * no padding is paid per client. */
 struct sg_socket {
     sg_asock_t a; /* must stay first: the adapter hands this pointer back */
-    uint8_t connected;  /* CONNECT accepted */
-    uint8_t gone;       /* disconnected (or refused) */
-    uint8_t recovered;  /* its session was restored */
-    struct sg_socket_rec *rec; /* recovery state, only when recovery is on */
     uint32_t refs;
+    uint32_t nacks;
+    struct sg_socket_rec *rec; /* recovery state, only when recovery is on */
     sg_handler_t *mw_next;
     sg_nsp_t *nsp;
     sg_session_t *sess;
@@ -77,9 +77,11 @@ struct sg_socket {
     json_t *handshake;
     json_t *jdata;      /* socket.data as other nodes see it (RemoteSocket), or NULL */
     sg_pending_ack_t *acks; /* acknowledgements awaited from the client (acks.c) */
-    uint32_t nacks;
     void *data;
     void (*data_free)(void *);
+    uint8_t connected;  /* CONNECT accepted */
+    uint8_t gone;       /* disconnected (or refused) */
+    uint8_t recovered;  /* its session was restored */
     /* a.id_len bytes and a NUL; room for at least SG_ID_LEN (a restored
      * id), more for "<nsp>#<sid>" of a protocol 4 client. */
     char id[];
@@ -111,7 +113,8 @@ typedef struct sg_partial sg_partial_t;
 typedef struct sg_client {
     sg_socket_t *sockets;  /* one per joined namespace */
     sg_partial_t *partial; /* packet waiting for binary attachments */
-    uint8_t joined;        /* a namespace was joined once (connectTimeout) */
+    /* (a namespace was joined once, for connectTimeout: the session's
+     * upper_mark, which costs no padding) */
 } sg_client_t;
 
 static inline sg_client_t *sg_client_of(sg_session_t *s)

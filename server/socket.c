@@ -1,10 +1,12 @@
 /* socket.c - Socket.IO sockets: lifetime, delivery of packets, rooms,
  * emits, disconnect, and what the adapter needs of them. */
+#include <stddef.h>
 #include <string.h>
 
 #include "handshake.h"
 #include "json.h"
 #include "sio_internal.h"
+#include "slab.h"
 #include "util.h"
 
 static void drop_held(sg_socket_t *s);
@@ -77,7 +79,7 @@ static void socket_destroy(sg_socket_t *s)
     json_decref(s->auth);
     json_decref(s->handshake);
     json_decref(s->jdata);
-    sg_free(s);
+    sg_slab_free(s);
 }
 
 void sg_socket_unref(sg_socket_t *s)
@@ -127,7 +129,7 @@ sg_socket_t *sg_socket__new(sg_nsp_t *nsp, sg_session_t *sess, json_t *auth)
     int legacy = sg_client_legacy(sess);
     size_t prefix = legacy && strcmp(nsp->name, "/") ? strlen(nsp->name) + 1 : 0;
     size_t id_len = prefix + SG_ID_LEN;
-    sg_socket_t *s = sg_calloc(1, sizeof(*s) + id_len + 1);
+    sg_socket_t *s = sg_slab_calloc(offsetof(sg_socket_t, id) + id_len + 1);
     if (legacy) {
         if (prefix) {
             memcpy(s->id, nsp->name, prefix - 1);
@@ -322,7 +324,7 @@ int sg_socket_connected(const sg_socket_t *s)
 json_t *sg_socket_handshake(sg_socket_t *s)
 {
     if (!s->handshake) {
-        s->handshake = sg_handshake_json(s->sess && !s->gone ? s->sess->handshake : NULL);
+        s->handshake = sg_handshake_json(s->sess && !s->gone ? &s->sess->hs : NULL);
         json_object_set_new(s->handshake, "auth", s->auth ? json_incref(s->auth) : json_object());
     }
     return s->handshake;

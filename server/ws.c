@@ -94,7 +94,7 @@ static void on_established(sg_server_t *srv, struct lws *wsi, sg_pss_t *pss)
     sg_session_t *s = sg_session_new(&srv->engine, SG_TR_WEBSOCKET, (unsigned)echo, v->version);
     if (pss->ws_b64)
         s->b64 |= SG_B64_WEBSOCKET;
-    s->handshake = sg_handshake_capture(&srv->cfg, wsi);
+    sg_handshake_capture(&s->hs, srv->engine.handshakes, &srv->cfg, wsi);
     s->ws = wsi;
     s->fd = (int)lws_get_socket_fd(wsi);
     pss->sess = s;
