@@ -85,6 +85,7 @@ struct sg_engine {
     void *owner;        /* the server, for the transports and layers above */
     int live;           /* 0 once shutdown began: transports are going away */
     int stopping;       /* sg_engine_stop is closing every session */
+    int tls;            /* every connection is TLS (one vhost, no plain-text fallback) */
     sg_map_t *sessions; /* sid -> session */
     const sg_transport_ops_t *transports[SG_TR_COUNT];
     void *tr_state[SG_TR_COUNT]; /* each transport's own state (ws: its writer) */

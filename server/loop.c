@@ -198,6 +198,7 @@ int sg_loop__start(sg_server_t *srv)
     int tls = tls_set(srv->cfg.tls_cert) || tls_set(srv->cfg.tls_key) || tls_set(srv->cfg.tls_ca);
     if (tls && tls_setup(srv, &info) != 0)
         return SG_EIO;
+    srv->engine.tls = tls;
     /* Engine.IO has its own heartbeat. lws' default idle policy would arm a
      * 300 s validity timer per WebSocket, kept in a sorted list: O(n) per
      * connection, 43% of the CPU when 10k clients connect. */
