@@ -14,6 +14,8 @@
  * Node runs first so that siogate can be measured at Node's rate.
  */
 
+const phases = require('./phases');
+
 const LABEL = 'long-polling clients';
 
 /* h: the runner's helpers { P, withServer, loadgen, rssBytes, cpuSeconds, sleep, stop }; same: Node's
@@ -69,18 +71,15 @@ function rows(push, cpu, P, withNode) {
     (r) => ({ v: R(r).mem.points[i].bytes_per_client, c: '' }), 0, 'lower'));
   const n = P.pollN;
   const F = (r) => R(r).fanout;
-  const ph = (r, frac) => F(r).phases.find((p) => p.kind === (frac === undefined ? 'max' : 'rate') && (frac === undefined || Math.abs(p.frac - frac) < 1e-6));
-  const fixed = (r, rate) => F(r).phases.find((p) => p.kind === 'rate' && p.frac === 0 && Math.abs(p.rate_target - rate) <= 0.01 * rate);
+  const ph = (r, frac) => phases.own(F(r), frac);
   const lab = `${LABEL}: fan-out 100 B`;
   push(lab, 'deliveries/s at peak', n, (r) => { const p = ph(r); return { v: p.per_s, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'higher');
   push(lab, 'deliveries per server-CPU-second at peak', n, (r) => { const p = ph(r); return { v: p.per_server_cpu_s, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'higher');
   push(lab, 'HTTP requests/s at peak (each GET returns a batch)', n, (r) => { const p = ph(r); return { v: p.http_per_s, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'higher');
-  const lat = (tag, pick) => {
-    push(lab, `latency p50 at ${tag} (µs)`, n, (r) => { const p = pick(r); return { v: p.lat_us.p50, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'lower');
-    push(lab, `latency p99 at ${tag} (µs)`, n, (r) => { const p = pick(r); return { v: p.lat_us.p99, c: `${Math.round(p.per_s).toLocaleString('en-US')} of ${Math.round(p.rate_target * F(r).ready).toLocaleString('en-US')}/s` }; }, 0, 'lower');
-  };
-  lat('50% of peak', (r) => ph(r, 0.5));
-  if (withNode) lat('Node\'s 50% of peak, same msg/s offered to both', (r) => (F(r).same ? fixed(r, F(r).same) : ph(r, 0.5)));
+  phases.latencyRows(push, cpu, lab, n, '50% of peak', F, (r) => ph(r, 0.5));
+  if (withNode)
+    phases.latencyRows(push, cpu, lab, n, 'Node\'s 50% of peak, same msg/s offered to both', F,
+      (r) => (F(r).same ? phases.fixed(F(r), F(r).same) : ph(r, 0.5)));
   const A = (r) => R(r).ack.phases[0];
   const alab = `${LABEL}: acks, closed loop (a POST and a GET each)`;
   push(alab, 'acks/s', P.pollAckK, (r) => ({ v: A(r).per_s, c: cpu(A(r).gen_cpu_share, A(r).server_cpu_share) }), 0, 'higher');

@@ -161,7 +161,7 @@ const cpuDiff = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, b[k] 
 
 /*
  * h: the runner's helpers {P, LOG, startServer, stop, sleep, track, cpuSeconds,
- * clusterListening, redisCommand}. Profile keys: recN clients, recOutage s, recRate msg/s.
+ * nodesListening, redisCommand}. Profile keys: recN clients, recOutage s, recRate msg/s.
  */
 async function scenario(h, kind) {
   const { P } = h;
@@ -178,12 +178,7 @@ async function scenario(h, kind) {
     started.push(a);
     const b = await h.startServer(kind, extra);
     started.push(b);
-    let seen = null;
-    for (let i = 0; i < 50; i++) {
-      seen = await h.clusterListening(redis.port, 'streams');
-      if (seen.nodes >= 2) break;
-      await h.sleep(100);
-    }
+    const seen = await h.nodesListening(redis.port, 'streams');
     if (seen.nodes < 2) throw new Error(`${kind} nodes not listening on redis within 5 s: ${seen.what}`);
     proxy = child(h, 'proxy', 'recovery.js', ['proxy', String(b.port)]);
     const { port: proxyPort } = await ask(proxy, { op: 'listen' }, 10000);

@@ -17,6 +17,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { startNginx } = require('../integration/lib/nginx');
+const phases = require('./phases');
 
 const LABEL = 'scale-out: 2 nodes + Redis behind nginx, 100 B';
 
@@ -34,7 +35,7 @@ function childPids(pid) {
   return out;
 }
 
-/* h: the runner's helpers { P, startServer, stop, sleep, loadgen, clusterListening };
+/* h: the runner's helpers { P, startServer, stop, sleep, loadgen, nodesListening };
  * same: Node's fixed rates { 100: [msg/s] } for siogate, or null. */
 async function scenario(h, kind, same) {
   const { P } = h;
@@ -49,12 +50,7 @@ async function scenario(h, kind, same) {
     started.push(a);
     const b = await h.startServer(kind, opts);
     started.push(b);
-    let seen = null;
-    for (let i = 0; i < 50; i++) {
-      seen = await h.clusterListening(redis.port, 'redis');
-      if (seen.nodes >= 2) break;
-      await h.sleep(100);
-    }
+    const seen = await h.nodesListening(redis.port, 'redis');
     if (seen.nodes < 2) throw new Error(`${kind} nodes not listening on redis within 5 s: ${seen.what}`);
     nginx = await startNginx([a.port, b.port], dir, { workerProcesses: 2, workerConnections: 4 * P.scaleN + 256 });
     const workers = childPids(nginx.pid);
@@ -96,16 +92,13 @@ function established(pid) {
 function rows(push, cpu, P, withNode) {
   const n = P.scaleN;
   const S = (r) => r.scaleout;
-  const ph = (r, frac) => S(r).phases.find((p) => p.kind === (frac === undefined ? 'max' : 'rate') && (frac === undefined || Math.abs(p.frac - frac) < 1e-6));
-  const fixed = (r, rate) => S(r).phases.find((p) => p.kind === 'rate' && p.frac === 0 && Math.abs(p.rate_target - rate) <= 0.01 * rate);
+  const ph = (r, frac) => phases.own(S(r), frac);
   push(LABEL, 'deliveries/s at peak (receivers on both nodes)', n, (r) => { const p = ph(r); return { v: p.per_s, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'higher');
   push(LABEL, 'deliveries per CPU-second of A + B + redis + nginx at peak', n, (r) => { const p = ph(r); return { v: p.per_server_cpu_s, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'higher');
-  const lat = (tag, pick) => {
-    push(LABEL, `latency p50 at ${tag} (µs)`, n, (r) => { const p = pick(r); return { v: p.lat_us.p50, c: cpu(p.gen_cpu_share, p.server_cpu_share) }; }, 0, 'lower');
-    push(LABEL, `latency p99 at ${tag} (µs)`, n, (r) => { const p = pick(r); return { v: p.lat_us.p99, c: `${Math.round(p.per_s).toLocaleString('en-US')} of ${Math.round(p.rate_target * S(r).ready).toLocaleString('en-US')}/s` }; }, 0, 'lower');
-  };
-  lat('50% of peak', (r) => ph(r, 0.5));
-  if (withNode) lat('Node\'s 50% of peak, same msg/s offered to both', (r) => (S(r).same ? fixed(r, S(r).same[0]) : ph(r, 0.5)));
+  phases.latencyRows(push, cpu, LABEL, n, '50% of peak', S, (r) => ph(r, 0.5));
+  if (withNode)
+    phases.latencyRows(push, cpu, LABEL, n, 'Node\'s 50% of peak, same msg/s offered to both', S,
+      (r) => (S(r).same ? phases.fixed(S(r), S(r).same[0]) : ph(r, 0.5)));
 }
 
 function notes(kind, r) {
