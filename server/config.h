@@ -184,4 +184,12 @@ size_t sg_config_count(void);
 const char *sg_config_name(size_t i);
 const char *sg_config_env_name(size_t i);
 
+/** Seconds an HTTP request may take in libwebsockets (its content timeout):
+ *  a held polling GET is answered by the next ping at the latest, so this
+ *  outlasts pingInterval + pingTimeout. */
+static inline int sg_config_http_timeout(const sg_config_t *cfg)
+{
+    return (int)((cfg->ping_interval + cfg->ping_timeout) / 1000 + 30);
+}
+
 #endif

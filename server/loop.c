@@ -208,10 +208,8 @@ int sg_loop__start(sg_server_t *srv)
     /* With a foreign loop, destruction finishes inside the loop; lws clears
      * this pointer when it is complete. */
     info.pcontext = &srv->ctx_live;
-    /* lws arms a content timeout of timeout_secs after every request; a held
-     * polling GET is answered at the latest by the next ping, so the timeout
-     * must outlast a ping interval. */
-    info.timeout_secs = (srv->cfg.ping_interval + srv->cfg.ping_timeout) / 1000 + 30;
+    /* lws arms a content timeout of timeout_secs after every request. */
+    info.timeout_secs = (unsigned)sg_config_http_timeout(&srv->cfg);
     info.keepalive_timeout = 60;
     info.max_http_header_data = 8192;
     info.pt_serv_buf_size = 32768;

@@ -85,6 +85,10 @@ static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
     } else {
         sg_sbuf_reset(&body);
     }
+    /* The held GET had no timeout (on_get); its answer must leave in the
+     * time lws gives any request, or a client that stops reading would
+     * keep the connection and the unsent bytes for ever. */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, sg_config_http_timeout(s->eng->cfg));
     if (pss && s->eng->stopping) {
         /* The server stops: the connections go with the lws context right
          * after this, before any writeable callback. A held GET answered
