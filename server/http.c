@@ -2,8 +2,10 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "util.h"
 
@@ -24,36 +26,63 @@ static const char *status_text(int status)
     }
 }
 
-int sg_http_respond(struct lws *wsi, int status, const char *ctype, const char *extra,
-                    const void *body, size_t len)
+void sg_http_put_head(sg_sbuf_t *sb, struct lws *wsi, int status, const char *ctype,
+                      const char *extra, size_t len)
 {
-    sg_pss_t *pss = lws_wsi_user(wsi);
-    sg_sbuf_t sb;
-    char head[512];
-    sg_sbuf_init(&sb);
-    int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n", status, status_text(status));
-    sg_sbuf_append(&sb, head, (size_t)n);
+    const sg_pss_t *pss = lws_wsi_user(wsi);
+    char line[64];
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    sg_sbuf_append(sb, line, (size_t)n);
     if (ctype) {
-        sg_sbuf_puts(&sb, "Content-Type: ");
-        sg_sbuf_puts(&sb, ctype);
-        sg_sbuf_puts(&sb, "\r\n");
+        sg_sbuf_puts(sb, "Content-Type: ");
+        sg_sbuf_puts(sb, ctype);
+        sg_sbuf_puts(sb, "\r\n");
     }
-    n = snprintf(head, sizeof(head), "Content-Length: %zu\r\n", len);
-    sg_sbuf_append(&sb, head, (size_t)n);
+    n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+    sg_sbuf_append(sb, line, (size_t)n);
     if (pss && pss->cors)
-        sg_sbuf_puts(&sb, pss->cors);
+        sg_sbuf_puts(sb, pss->cors);
     if (extra)
-        sg_sbuf_puts(&sb, extra);
+        sg_sbuf_puts(sb, extra);
     /* Say it back: Node's keep-alive agent otherwise reuses the connection
      * that lws is about to close. */
     if (pss && pss->conn_close && !(extra && strstr(extra, "Connection:")))
-        sg_sbuf_puts(&sb, "Connection: close\r\n");
-    sg_sbuf_puts(&sb, "\r\n");
-    if (len)
-        sg_sbuf_append(&sb, body, len);
-    sg_buf_t *b = sg_sbuf_finish(&sb);
-    int w = lws_write(wsi, b->data, b->len, LWS_WRITE_HTTP_FINAL);
-    sg_buf_unref(b);
+        sg_sbuf_puts(sb, "Connection: close\r\n");
+    sg_sbuf_puts(sb, "\r\n");
+}
+
+/* head and body in one writev; what the socket does not take goes to lws,
+ * which keeps it and writes it before anything else on this connection. */
+static int write_direct(struct lws *wsi, const sg_sbuf_t *head, const void *body, size_t len)
+{
+    struct iovec iov[2] = {{sg_sbuf_data(head), head->len}, {(void *)(uintptr_t)body, len}};
+    ssize_t w = writev((int)lws_get_socket_fd(wsi), iov, len ? 2 : 1);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        w = 0;
+    }
+    size_t done = (size_t)w;
+    if (done < head->len &&
+        lws_write(wsi, sg_sbuf_data(head) + done, head->len - done, LWS_WRITE_HTTP) < 0)
+        return -1;
+    size_t off = done > head->len ? done - head->len : 0;
+    if (off < len && lws_write(wsi, (unsigned char *)(uintptr_t)body + off, len - off,
+                               LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    return 0;
+}
+
+int sg_http_send(struct lws *wsi, sg_sbuf_t *head, const void *body, size_t len, int direct)
+{
+    sg_pss_t *pss = lws_wsi_user(wsi);
+    int w;
+    if (direct && !lws_partial_buffered(wsi)) {
+        w = write_direct(wsi, head, body, len);
+    } else {
+        sg_sbuf_append(head, body, len);
+        w = lws_write(wsi, sg_sbuf_data(head), head->len, LWS_WRITE_HTTP_FINAL);
+    }
     if (pss) {
         sg_free(pss->cors);
         pss->cors = NULL;
@@ -61,6 +90,17 @@ int sg_http_respond(struct lws *wsi, int status, const char *ctype, const char *
     if (w < 0)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int sg_http_respond(struct lws *wsi, int status, const char *ctype, const char *extra,
+                    const void *body, size_t len)
+{
+    sg_sbuf_t head;
+    sg_sbuf_init(&head);
+    sg_http_put_head(&head, wsi, status, ctype, extra, len);
+    int rc = sg_http_send(wsi, &head, body, len, 0);
+    sg_sbuf_reset(&head);
+    return rc;
 }
 
 int sg_http_eio_error(struct lws *wsi, int status, int code, const char *extra)

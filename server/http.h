@@ -42,6 +42,15 @@ enum { SG_PSS_NONE = 0, SG_PSS_GET, SG_PSS_POST, SG_PSS_RESP, SG_PSS_WS };
  *  what the lws callback should return. */
 int sg_http_respond(struct lws *wsi, int status, const char *ctype, const char *extra,
                     const void *body, size_t len);
+/** The status line and headers of a response with a body of len bytes
+ *  (the request's CORS lines and Connection: close included) into sb. */
+void sg_http_put_head(sg_sbuf_t *sb, struct lws *wsi, int status, const char *ctype,
+                      const char *extra, size_t len);
+/** Send head (from sg_http_put_head) and body now and end the transaction.
+ *  direct: straight to the socket in one writev, for a connection without
+ *  TLS -- no copy of the body; else head gets the body appended and goes
+ *  through lws. Returns what the lws callback should return. */
+int sg_http_send(struct lws *wsi, sg_sbuf_t *head, const void *body, size_t len, int direct);
 /** 400 with Node's JSON error body for Engine.IO error code. */
 int sg_http_eio_error(struct lws *wsi, int status, int code, const char *extra);
 /** Query parameter `name` of the current request into buf; its length, or
