@@ -17,7 +17,8 @@ typedef struct sg_ws_out {
     size_t rx_fd_len;         /* that message's length */
     unsigned flush_deferred;  /* consecutive iterations the flush waited */
     size_t rx_since_flush;    /* input bytes read since the last flush */
-    sg_sbuf_t wbuf;           /* scratch for the unsent tail of a frame */
+    sg_sbuf_t wbuf;           /* scratch: a frame's unsent tail; a polling answer's headers */
+    sg_sbuf_t pbody;          /* scratch: a polling answer's payload (polling.c) */
 } sg_ws_out_t;
 
 extern const sg_transport_ops_t sg_ws_ops;

@@ -267,6 +267,7 @@ void sg_ws_out_init(sg_ws_out_t *w, uv_loop_t *loop)
     uv_idle_init(loop, &w->flusher);
     w->flusher.data = w;
     sg_sbuf_init(&w->wbuf);
+    sg_sbuf_init(&w->pbody);
 }
 
 void sg_ws_out_close(sg_ws_out_t *w)
@@ -277,6 +278,7 @@ void sg_ws_out_close(sg_ws_out_t *w)
 void sg_ws_out_free(sg_ws_out_t *w)
 {
     sg_sbuf_reset(&w->wbuf);
+    sg_sbuf_reset(&w->pbody);
 }
 
 int sg_ws_out_writeable(sg_session_t *s, struct lws *wsi)
