@@ -53,6 +53,9 @@ typedef struct sg_transport_ops {
     /** Close one connection of this transport that no longer serves s (an
      *  upgrade probe that timed out). */
     void (*drop)(sg_session_t *s, struct lws *wsi);
+    /** The end of the loop turn, for a session that flush queued with the
+     *  writer (ws_out.c): write what is queued now. */
+    void (*write)(sg_session_t *s);
 } sg_transport_ops_t;
 
 /** The layer above Engine.IO. */

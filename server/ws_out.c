@@ -220,18 +220,8 @@ static void flush_all(sg_ws_out_t *w)
         sg_session_t *s = list;
         list = s->flush_next;
         s->flush_queued = 0;
-        if (s->state == SG_SESS_CLOSED)
-            continue;
-        if (s->transport == SG_TR_POLLING) {
-            /* its held GET answers with whatever is queued by now */
-            if (s->get && !s->upgrading)
-                lws_callback_on_writable(s->get);
-            continue;
-        }
-        if (!s->ws || s->transport != SG_TR_WEBSOCKET)
-            continue;
-        if (flush(s, s->ws) < 0)
-            sg_session_close(s, "transport error", 0);
+        if (s->state != SG_SESS_CLOSED)
+            s->eng->transports[s->transport]->write(s);
     }
 }
 
@@ -340,6 +330,12 @@ static int tr_writable(const sg_session_t *s)
     return s->ws && !s->ws_parked;
 }
 
+static void tr_write(sg_session_t *s)
+{
+    if (s->ws && flush(s, s->ws) < 0)
+        sg_session_close(s, "transport error", 0);
+}
+
 static int tr_drain(sg_session_t *s)
 {
     return s->ws && (!sg_outq_empty(&s->q) || s->ws_parked);
@@ -366,4 +362,4 @@ static void tr_drop(sg_session_t *s, struct lws *wsi)
 }
 
 const sg_transport_ops_t sg_ws_ops = {tr_flush, tr_writable, tr_drain, tr_release, tr_pause,
-                                      tr_drop};
+                                      tr_drop,  tr_write};

@@ -32,7 +32,7 @@ static void tr_drop(sg_session_t *s, struct lws *wsi)
 }
 
 static const sg_transport_ops_t fake_tr = {tr_flush, tr_writable, tr_drain, tr_nop, tr_nop,
-                                           tr_drop};
+                                           tr_drop,  tr_nop};
 
 env_t *env_new(size_t max_pending)
 {
