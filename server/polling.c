@@ -106,6 +106,7 @@ static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
  * written, made glibc grow and trim its heap every loop turn: 40k page
  * faults a second, a third of the server's CPU, in a 4 KB fan-out to
  * 1,000 polling clients. */
+#define SG_POLL_SCRATCH_KEEP (1u << 20)
 static int answer_now(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
 {
     const sg_eio_version_t *v = sg_session_version(s);
@@ -129,6 +130,10 @@ static int answer_now(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
                                                 : "text/plain; charset=UTF-8",
                      "Cache-Control: no-store\r\n", body->len);
     int rc = sg_http_send(wsi, head, sg_sbuf_data(body), body->len, !s->eng->tls);
+    /* one slow reader's batch can be megabytes (up to its outq limit): the
+     * scratch does not keep that much for the rest of the process */
+    if (body->cap > SG_POLL_SCRATCH_KEEP)
+        sg_sbuf_reset(body);
     /* What the socket did not take must leave in the time lws gives any
      * request (the held GET had no timeout), or a client that stops
      * reading would keep the connection and the bytes for ever. */
