@@ -42,17 +42,40 @@ static void set_resp(sg_pss_t *pss, const sg_session_t *s, sg_sbuf_t *body, sg_e
     pss->resp_binary = form == SG_EIO_FORM_BINARY;
 }
 
+/* The Content-Type and extra header line of every polling answer. */
+#define ANSWER_TYPE(binary) ((binary) ? "application/octet-stream" : "text/plain; charset=UTF-8")
+#define ANSWER_EXTRA "Cache-Control: no-store\r\n"
+
 static int write_resp(struct lws *wsi, sg_pss_t *pss)
 {
     sg_buf_t *b = pss->resp;
     pss->resp = NULL;
     pss->kind = SG_PSS_NONE;
-    int rc = sg_http_respond(wsi, 200,
-                             pss->resp_binary ? "application/octet-stream"
-                                              : "text/plain; charset=UTF-8",
-                             "Cache-Control: no-store\r\n", b->data, b->len);
+    int rc = sg_http_respond(wsi, 200, ANSWER_TYPE(pss->resp_binary), ANSWER_EXTRA, b->data, b->len);
     sg_buf_unref(b);
     return rc;
+}
+
+/* Every queued packet into body, in the answer's form; the queue is left
+ * empty. */
+static void take_queue(sg_session_t *s, const sg_eio_version_t *v, sg_sbuf_t *body,
+                       sg_eio_form_t form)
+{
+    sg_buf_t *b;
+    size_t before = s->q.bytes;
+    while ((b = sg_outq_pop(&s->q))) {
+        v->payload_add(body, b, form);
+        sg_buf_unref(b);
+    }
+    s->eng->stats->queue_bytes -= before;
+}
+
+/* The held GET had no timeout (on_get); its answer must leave in the time
+ * lws gives any request, or a client that stops reading would keep the
+ * connection and the unsent bytes for ever. */
+static void answer_deadline(const sg_session_t *s, struct lws *wsi)
+{
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, sg_config_http_timeout(s->eng->cfg));
 }
 
 /* Build the response to a held or fresh GET and detach the request from the
@@ -65,17 +88,10 @@ static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
     sg_eio_form_t form = response_form(s, v, only);
     sg_sbuf_t body;
     sg_sbuf_init(&body);
-    if (only) {
+    if (only)
         v->payload_add(&body, only, form);
-    } else {
-        sg_buf_t *b;
-        size_t before = s->q.bytes;
-        while ((b = sg_outq_pop(&s->q))) {
-            v->payload_add(&body, b, form);
-            sg_buf_unref(b);
-        }
-        s->eng->stats->queue_bytes -= before;
-    }
+    else
+        take_queue(s, v, &body, form);
     if (s->get == wsi)
         s->get = NULL;
     if (pss) {
@@ -85,10 +101,7 @@ static void answer(sg_session_t *s, struct lws *wsi, sg_buf_t *only)
     } else {
         sg_sbuf_reset(&body);
     }
-    /* The held GET had no timeout (on_get); its answer must leave in the
-     * time lws gives any request, or a client that stops reading would
-     * keep the connection and the unsent bytes for ever. */
-    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, sg_config_http_timeout(s->eng->cfg));
+    answer_deadline(s, wsi);
     if (pss && s->eng->stopping) {
         /* The server stops: the connections go with the lws context right
          * after this, before any writeable callback. A held GET answered
@@ -115,30 +128,20 @@ static int answer_now(sg_session_t *s, struct lws *wsi, sg_pss_t *pss)
     sg_sbuf_t *body = &w->pbody, *head = &w->wbuf;
     body->len = 0;
     head->len = 0;
-    sg_buf_t *b;
-    size_t before = s->q.bytes;
-    while ((b = sg_outq_pop(&s->q))) {
-        v->payload_add(body, b, form);
-        sg_buf_unref(b);
-    }
-    s->eng->stats->queue_bytes -= before;
+    take_queue(s, v, body, form);
     s->get = NULL;
     pss->sess = NULL;
     pss->kind = SG_PSS_NONE;
-    sg_http_put_head(head, wsi, 200,
-                     form == SG_EIO_FORM_BINARY ? "application/octet-stream"
-                                                : "text/plain; charset=UTF-8",
-                     "Cache-Control: no-store\r\n", body->len);
+    sg_http_put_head(head, wsi, 200, ANSWER_TYPE(form == SG_EIO_FORM_BINARY), ANSWER_EXTRA,
+                     body->len);
     int rc = sg_http_send(wsi, head, sg_sbuf_data(body), body->len, !s->eng->tls);
     /* one slow reader's batch can be megabytes (up to its outq limit): the
      * scratch does not keep that much for the rest of the process */
     if (body->cap > SG_POLL_SCRATCH_KEEP)
         sg_sbuf_reset(body);
-    /* What the socket did not take must leave in the time lws gives any
-     * request (the held GET had no timeout), or a client that stops
-     * reading would keep the connection and the bytes for ever. */
+    /* what the socket did not take, lws holds: it must leave in time too */
     if (rc == 0 && lws_partial_buffered(wsi))
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, sg_config_http_timeout(s->eng->cfg));
+        answer_deadline(s, wsi);
     return rc;
 }
 
