@@ -19,6 +19,30 @@ describe('transports', () => {
     s.disconnect();
   });
 
+  test('polling: a burst from a WebSocket sender reaches a polling receiver whole and in order', async () => {
+    // Polling answers are batched at the end of the server's loop turn and
+    // written straight to the socket: every message of the burst must still
+    // arrive once, in order, over however many GETs it takes.
+    const N = 500;
+    const rx = await connected(srv.url, { transports: ['polling'] });
+    const tx = await connected(srv.url, { transports: ['websocket'] });
+    assert.deepEqual(await ask(rx, 'join', 'burst'), [true]);
+    const got = [];
+    const all = new Promise((resolve) => {
+      rx.on('message', (i, pad) => {
+        got.push([i, pad.length]);
+        if (got.length === N) resolve();
+      });
+    });
+    const pad = 'x'.repeat(1000);
+    for (let i = 0; i < N; i++) tx.emit('broadcast', 'burst', i, pad);
+    await all;
+    assert.deepEqual(got, Array.from({ length: N }, (_, i) => [i, 1000]));
+    assert.equal(rx.io.engine.transport.name, 'polling');
+    rx.disconnect();
+    tx.disconnect();
+  });
+
   test('websocket only: connects over WebSocket without polling first', async () => {
     const s = client(srv.url, { transports: ['websocket'] });
     await waitFor(s, 'connect');
